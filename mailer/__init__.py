@@ -1,0 +1,25 @@
+"""The mailer core: contact book, owners, tags, history, and the app factory."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; the one composition root. It starts no thread, scheduler or socket."""
+    instance_path = os.environ.get("MAILER_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+    )
+    from mailer import config, db
+    from mailer.cli import register_cli
+
+    config.load(app, test_config)
+    db.init_app(app)
+    register_cli(app)
+    return app

@@ -1,0 +1,14 @@
+"""Search keys: how two spellings of the same word are made equal."""
+
+from __future__ import annotations
+
+import re
+
+_SPACES = re.compile(r"\s+")
+_QUOTES = str.maketrans("", "", "«»\"'“”„`")
+
+
+def fold(text: str) -> str:
+    """Case-fold, treat ё as е, drop quotes and collapse whitespace."""
+    text = text.translate(_QUOTES).casefold().replace("ё", "е")
+    return _SPACES.sub(" ", text).strip()

@@ -1,0 +1,31 @@
+"""Alembic environment: runs on a connection handed over by mailer.schema, or a URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+import mailer.models  # noqa: F401  (registers the tables)
+from mailer.db import Base, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_on(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run_on(connection)
+else:
+    with make_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+        run_on(conn)

@@ -1,0 +1,60 @@
+"""Client contacts: who they are, who owns them, whether they may be mailed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mailer.db import Base, UTCDateTime, utcnow
+from mailer.models.manager import Manager
+from mailer.models.tag import Tag, contact_tags
+
+
+class Contact(Base):
+    """A person at a client company, owned by exactly one manager."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(200), default="")
+    middle_name: Mapped[str] = mapped_column(String(200), default="")
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    company_name: Mapped[str] = mapped_column(String(300), default="")
+    company_alias: Mapped[str] = mapped_column(String(300), default="")
+    # Search keys for either spelling of the company: case-folded, ё as е, no quotes.
+    company_key: Mapped[str] = mapped_column(String(300), default="", index=True)
+    company_alias_key: Mapped[str] = mapped_column(String(300), default="", index=True)
+    position: Mapped[str] = mapped_column(String(300), default="")
+    # Normalised, lower-case, IDN domain in its ASCII form: what is sent to and compared.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    owner_id: Mapped[int] = mapped_column(
+        ForeignKey("managers.id", ondelete="RESTRICT"), index=True
+    )
+    has_consent: Mapped[bool] = mapped_column(default=False)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_source: Mapped[str] = mapped_column(Text, default="")
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hard_bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[Manager] = relationship(lazy="joined")
+    tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, order_by=Tag.code)
+
+    @property
+    def company_display(self) -> str:
+        """The company as people write it: `Тойота (Toyota)`."""
+        if self.company_alias:
+            return f"{self.company_name} ({self.company_alias})"
+        return self.company_name
+
+    @property
+    def full_name(self) -> str:
+        parts = (self.last_name, self.first_name, self.middle_name)
+        return " ".join(p for p in parts if p)
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.email}>"
