@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -15,11 +16,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         __name__,
         instance_path=os.path.abspath(instance_path) if instance_path else None,
         instance_relative_config=True,
+        template_folder=str(Path(__file__).resolve().parent.parent / "templates"),
     )
-    from mailer import config, db
+    from mailer import config, db, views
     from mailer.cli import register_cli
 
     config.load(app, test_config)
     db.init_app(app)
+    app.register_blueprint(views.bp)
     register_cli(app)
     return app

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 from email_validator import EmailNotValidError, validate_email
 
 
 class BadEmailError(ValueError):
     """An address that cannot be mailed; the message says why."""
+
+
+# The common case, an unquoted ASCII dot-atom local part (RFC 5322 atext), is checked here;
+# everything else goes through email-validator whole. Domains repeat across a contact book,
+# so their (costly) validation is cached.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_MAX_LOCAL, _MAX_ADDRESS = 64, 254
 
 
 def normalise_email(raw: str) -> str:
@@ -16,10 +26,34 @@ def normalise_email(raw: str) -> str:
         raise BadEmailError("e-mail is empty")
     if any(ch in value for ch in "\r\n"):
         raise BadEmailError("e-mail contains a line break")
+    local, at, domain = value.rpartition("@")
+    if at and len(local) <= _MAX_LOCAL and _DOT_ATOM.fullmatch(local):
+        address = f"{local}@{_ascii_domain(domain, value)}"
+        if len(address) <= _MAX_ADDRESS:
+            return address.lower()
+    return _validate(value).lower()
+
+
+@lru_cache(maxsize=65536)
+def _domain(domain: str) -> str | Exception:
+    try:
+        return validate_email(f"postmaster@{domain}", check_deliverability=False).ascii_domain
+    except EmailNotValidError as exc:
+        return exc
+
+
+def _ascii_domain(domain: str, value: str) -> str:
+    result = _domain(domain)
+    if isinstance(result, Exception):
+        _validate(value)  # raises with the library's message about this address
+        raise BadEmailError(f"bad e-mail '{value}': {result}")
+    return result
+
+
+def _validate(value: str) -> str:
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise BadEmailError(f"bad e-mail '{value}': {exc}") from None
     # A non-ASCII local part has no ASCII form: it needs SMTPUTF8 and is kept as normalised.
-    address = result.ascii_email or result.normalized
-    return address.lower()
+    return result.ascii_email or result.normalized

@@ -1,8 +1,9 @@
-"""Company names in the house convention `Тойота (Toyota)`: a name and the other name in brackets."""
+"""Company names in the house convention `Тойота (Toyota)`: a name and its other name."""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from mailer.folding import fold
 
@@ -10,6 +11,7 @@ from mailer.folding import fold
 _ALIAS_AT_END = re.compile(r"^(?P<name>.*?\S)\s*\((?P<alias>[^()]+)\)\s*$", re.S)
 
 
+@lru_cache(maxsize=65536)
 def split_company(raw: str) -> tuple[str, str]:
     """Split `Тойота (Toyota)` into (`Тойота`, `Toyota`); a name without brackets has no alias."""
     raw = " ".join(raw.split())

@@ -51,10 +51,16 @@ class ContactFields:
     position: str = ""
     phone: str | None = None
     consent: Consent | None = None  # None: leave as it is on update
+    company_key: str = ""
+    company_alias_key: str = ""
 
     @property
     def company(self) -> str:
-        return f"{self.company_name} ({self.company_alias})" if self.company_alias else self.company_name
+        return (
+            f"{self.company_name} ({self.company_alias})"
+            if self.company_alias
+            else self.company_name
+        )
 
     def columns(self) -> dict[str, object]:
         """Column values for the contacts table (consent excluded)."""
@@ -65,8 +71,8 @@ class ContactFields:
             "last_name": self.last_name,
             "company_name": self.company_name,
             "company_alias": self.company_alias,
-            "company_key": fold(self.company_name),
-            "company_alias_key": fold(self.company_alias),
+            "company_key": self.company_key,
+            "company_alias_key": self.company_alias_key,
             "position": self.position,
             "phone": self.phone,
         }
@@ -107,6 +113,8 @@ def clean_fields(
             position=" ".join(position.split()),
             phone=normalise_phone(phone, phone_region),
             consent=consent,
+            company_key=fold(name_),
+            company_alias_key=fold(alias),
         )
     except ValueError as exc:
         raise ContactError(str(exc)) from None
@@ -175,9 +183,7 @@ def add_contact(
     A match by phone or company is allowed only when the caller says this is a different
     person of the same company; the same e-mail is never added twice.
     """
-    matches = find_existing(
-        session, email=fields.email, phone=fields.phone, company=fields.company
-    )
+    matches = find_existing(session, email=fields.email, phone=fields.phone, company=fields.company)
     blocking = [m for m in matches if m.matched_by == "email" or not is_same_company_ok]
     if blocking:
         raise DuplicateContactError(blocking)

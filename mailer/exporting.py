@@ -13,8 +13,16 @@ from mailer.models import Contact, Manager
 
 # Same headers the importer reads, so an export can be edited and imported back.
 EXPORT_HEADERS = [
-    "Фамилия", "Имя", "Отчество", "Компания", "Должность", "Email", "Телефон", "Теги",
-    "Ответственный", "Согласие на рассылку",
+    "Фамилия",
+    "Имя",
+    "Отчество",
+    "Компания",
+    "Должность",
+    "Email",
+    "Телефон",
+    "Теги",
+    "Ответственный",
+    "Согласие на рассылку",
 ]
 # A spreadsheet runs a cell starting with these as a formula (CSV/formula injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -25,15 +33,29 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
+def restore(value: str) -> str:
+    """Undo `neutralise`, so an exported file imports back as it was."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS) else value
+
+
 def contact_row(contact: Contact) -> list[str]:
     """A contact as export cells, before neutralising."""
-    consent = contact.consent_at.date().isoformat() if contact.has_consent and contact.consent_at else (
-        "да" if contact.has_consent else "нет"
+    consent = (
+        contact.consent_at.date().isoformat()
+        if contact.has_consent and contact.consent_at
+        else ("да" if contact.has_consent else "нет")
     )
     return [
-        contact.last_name, contact.first_name, contact.middle_name, contact.company_display,
-        contact.position, contact.email, contact.phone or "", ", ".join(t.code for t in contact.tags),
-        contact.owner.email, consent,
+        contact.last_name,
+        contact.first_name,
+        contact.middle_name,
+        contact.company_display,
+        contact.position,
+        contact.email,
+        contact.phone or "",
+        ", ".join(t.code for t in contact.tags),
+        contact.owner.email,
+        consent,
     ]
 
 
@@ -52,12 +74,14 @@ def export_contacts(session: Session, path: Path, owner: Manager | None = None) 
     count = 0
     if path.suffix.lower() == ".xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         book = Workbook(write_only=True)
         sheet = book.create_sheet("Контакты")
         sheet.append(EXPORT_HEADERS)
         for row in rows:
-            sheet.append(row)
+            # XML cannot hold control characters a CSV import may have let in; drop them.
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) for v in row])
             count += 1
         book.save(path)
         return count

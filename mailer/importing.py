@@ -14,11 +14,12 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-from sqlalchemy import case, insert, or_, select, update
+from sqlalchemy import case, not_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.contacts import Consent, ContactError, ContactFields, clean_fields
-from mailer.db import utcnow
+from mailer.db import bulk_insert, utcnow
+from mailer.exporting import restore
 from mailer.folding import fold
 from mailer.models import Contact, Manager, Tag, contact_tags
 from mailer.tabular import SourceRow, TableError, open_table
@@ -33,11 +34,27 @@ for _field, _names in {
     "first_name": ["имя", "first name", "firstname", "first_name", "given name", "name"],
     "middle_name": ["отчество", "middle name", "middlename", "middle_name", "patronymic"],
     "last_name": ["фамилия", "last name", "lastname", "last_name", "surname", "family name"],
-    "company": ["компания", "организация", "название компании", "company", "company name",
-                "organization", "organisation"],
+    "company": [
+        "компания",
+        "организация",
+        "название компании",
+        "company",
+        "company name",
+        "organization",
+        "organisation",
+    ],
     "position": ["должность", "position", "job title", "title"],
-    "email": ["email", "e-mail", "e mail", "эл. почта", "электронная почта", "почта",
-              "рабочий e-mail", "рабочий email", "mail"],
+    "email": [
+        "email",
+        "e-mail",
+        "e mail",
+        "эл. почта",
+        "электронная почта",
+        "почта",
+        "рабочий e-mail",
+        "рабочий email",
+        "mail",
+    ],
     "phone": ["телефон", "phone", "рабочий телефон", "мобильный телефон", "mobile", "tel"],
     "tags": ["теги", "тэги", "метки", "tags", "labels"],
     "owner": ["ответственный", "менеджер", "owner", "manager", "responsible"],
@@ -100,10 +117,14 @@ def map_headers(header: list[str]) -> tuple[dict[str, int], list[str]]:
                 ignored.append(name)
             continue
         if target in mapping:
-            raise ImportFileError(f"two columns mean {target}: '{header[mapping[target]]}' and '{name}'")
+            raise ImportFileError(
+                f"two columns mean {target}: '{header[mapping[target]]}' and '{name}'"
+            )
         mapping[target] = index
     if "email" not in mapping:
-        raise ImportFileError("no e-mail column (Email / E-mail); headers are: " + ", ".join(header))
+        raise ImportFileError(
+            "no e-mail column (Email / E-mail); headers are: " + ", ".join(header)
+        )
     return mapping, ignored
 
 
@@ -193,8 +214,17 @@ def import_contacts(
                 report.rows_read += 1
                 try:
                     cleaned.append(
-                        _clean_row(source, mapping, len(table.header), owners, default_owner,
-                                   vocabulary, tag_ids, path.name, phone_region)
+                        _clean_row(
+                            source,
+                            mapping,
+                            len(table.header),
+                            owners,
+                            default_owner,
+                            vocabulary,
+                            tag_ids,
+                            path.name,
+                            phone_region,
+                        )
                     )
                 except _Rejected as exc:
                     reject(source, str(exc))
@@ -234,7 +264,7 @@ def _clean_row(
 
     def cell(name: str) -> str:
         index = mapping.get(name)
-        return values[index] if index is not None and index < len(values) else ""
+        return restore(values[index]) if index is not None and index < len(values) else ""
 
     try:
         consent_text = cell("consent")
@@ -284,18 +314,16 @@ def _store_chunk(
     owner_names = dict(session.execute(select(Manager.id, Manager.name)).tuples().all())
     # Who already holds each phone and company key (any holder but the row's owner blocks it).
     holders: dict[tuple[str, str], set[int]] = {}
-    if phones or companies:
-        stmt = select(
-            Contact.email, Contact.phone, Contact.company_key, Contact.company_alias_key,
-            Contact.owner_id,
-        ).where(or_(Contact.phone.in_(phones), Contact.company_key.in_(companies),
-                    Contact.company_alias_key.in_(companies)))
-        for email, phone, key, alias_key, oid in session.execute(stmt):
-            if phone in phones:
-                holders.setdefault(("phone", phone), set()).add(oid)
-            for k in (key, alias_key):
-                if k in companies:
-                    holders.setdefault(("company", k), set()).add(oid)
+    # Distinct (key, owner) pairs only: a big company must not fetch all its people.
+    for kind, column, keys in (
+        ("phone", Contact.phone, phones),
+        ("company", Contact.company_key, companies),
+        ("company", Contact.company_alias_key, companies),
+    ):
+        if keys:
+            stmt = select(column, Contact.owner_id).where(column.in_(keys)).distinct()
+            for key, oid in session.execute(stmt):
+                holders.setdefault((kind, key), set()).add(oid)
 
     now = utcnow()
     inserts: dict[str, dict[str, object]] = {}
@@ -315,8 +343,11 @@ def _store_chunk(
             conflict = _conflict(f, owner_id, holders)
             if conflict:
                 what, oid = conflict
-                reject(row.source, f"owned by someone else: {what} belongs to {owner_names[oid]}"
-                       " (use --allow-same-company for a different person of that company)")
+                reject(
+                    row.source,
+                    f"owned by someone else: {what} belongs to {owner_names[oid]}"
+                    " (use --allow-same-company for a different person of that company)",
+                )
                 continue
         columns = _changed_columns(f)
         if existing and existing[0]:
@@ -326,8 +357,14 @@ def _store_chunk(
             inserts[f.email].update(columns, **_consent_insert(f.consent, now))
             report.updated += 1
         else:
-            inserts[f.email] = {**f.columns(), **_NO_CONSENT, **_consent_insert(f.consent, now),
-                                "owner_id": owner_id, "created_at": now, "updated_at": now}
+            inserts[f.email] = {
+                **f.columns(),
+                **_NO_CONSENT,
+                **_consent_insert(f.consent, now),
+                "owner_id": owner_id,
+                "created_at": now,
+                "updated_at": now,
+            }
             report.inserted += 1
             by_email[f.email] = (0, owner_id)
         links.setdefault(f.email, set()).update(row.tag_ids)
@@ -337,15 +374,20 @@ def _store_chunk(
 
     ids = {e: cid for e, (cid, _) in by_email.items() if cid}
     if inserts:
-        stmt = insert(Contact).returning(Contact.id, Contact.email, sort_by_parameter_order=True)
-        ids.update({e: cid for cid, e in session.execute(stmt, list(inserts.values()))})
+        # A plain executemany, then one lookup: RETURNING in parameter order would make
+        # SQLite insert row by row.
+        bulk_insert(session, Contact.__table__, list(inserts.values()))
+        stmt = select(Contact.email, Contact.id).where(Contact.email.in_(list(inserts)))
+        ids.update(session.execute(stmt).tuples().all())
     for contact_id, values in updates.items():
-        session.execute(update(Contact).where(Contact.id == contact_id).values(**values, updated_at=now))
+        session.execute(
+            update(Contact).where(Contact.id == contact_id).values(**values, updated_at=now)
+        )
     _link_tags(session, {ids[e]: t for e, t in links.items() if t}, now)
 
 
 def _company_keys(f: ContactFields) -> set[str]:
-    return {k for k in (fold(f.company_name), fold(f.company_alias)) if k}
+    return {k for k in (f.company_key, f.company_alias_key) if k}
 
 
 def _holder_keys(f: ContactFields) -> Iterator[tuple[str, str]]:
@@ -366,9 +408,17 @@ def _conflict(
     return None
 
 
+_COMPANY_COLUMNS = ("company_name", "company_alias", "company_key", "company_alias_key")
+
+
 def _changed_columns(f: ContactFields) -> dict[str, object]:
     """Non-empty fields of the row: an empty cell never wipes what the book knows."""
-    return {k: v for k, v in f.columns().items() if v}
+    columns = f.columns()
+    changed = {k: v for k, v in columns.items() if v}
+    if f.company_name:
+        # A company's name and alias go together: `Лада` replaces `Тойота (Toyota)` whole.
+        changed.update({k: columns[k] for k in _COMPANY_COLUMNS})
+    return changed
 
 
 _NO_CONSENT = {"has_consent": False, "consent_at": None, "consent_source": ""}
@@ -378,19 +428,27 @@ def _consent_insert(consent: Consent | None, now: datetime) -> dict[str, object]
     if consent is None:
         return {}
     given_at = (consent.given_at or now) if consent.is_given else None
-    return {"has_consent": consent.is_given, "consent_at": given_at,
-            "consent_source": consent.source}
+    return {
+        "has_consent": consent.is_given,
+        "consent_at": given_at,
+        "consent_source": consent.source,
+    }
 
 
 def _consent_update(consent: Consent | None, now: datetime) -> dict[str, object]:
-    """Consent from a re-import; a plain "да" keeps the date and source of consent already given."""
-    if consent is None or not consent.is_given or consent.given_at:
-        return _consent_insert(consent, now)
+    """Consent from a re-import; an answer the book already has keeps its date and source.
+
+    A re-imported export says "да" or the date consent was given, so rewriting the record
+    would replace its exact time and its real source with the import's.
+    """
+    values = _consent_insert(consent, now)
+    if consent is None:
+        return values
+    unchanged = Contact.has_consent if consent.is_given else not_(Contact.has_consent)
     return {
-        "has_consent": True,
-        "consent_at": case((Contact.has_consent, Contact.consent_at), else_=now),
-        "consent_source": case((Contact.has_consent, Contact.consent_source),
-                               else_=consent.source),
+        "has_consent": consent.is_given,
+        "consent_at": case((unchanged, Contact.consent_at), else_=values["consent_at"]),
+        "consent_source": case((unchanged, Contact.consent_source), else_=values["consent_source"]),
     }
 
 
@@ -412,4 +470,4 @@ def _link_tags(session: Session, wanted: dict[int, set[int]], now: datetime) -> 
         if (cid, tid) not in have
     ]
     if new:
-        session.execute(insert(contact_tags), new)
+        bulk_insert(session, contact_tags, new)

@@ -28,7 +28,11 @@ def add_note(
     if not body.strip():
         raise ValueError("a note needs some text")
     entry = HistoryEntry(
-        contact_id=contact.id, kind=kind, body=body.strip(), author=author, created_at=at or utcnow()
+        contact_id=contact.id,
+        kind=kind,
+        body=body.strip(),
+        author=author,
+        created_at=at or utcnow(),
     )
     session.add(entry)
     session.flush()

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 
 class BadPhoneError(ValueError):
     """A phone field that is not a phone number."""
+
+
+# The common Russian forms (`8 (495) 123-45-67`, `+7 916 123 45 67`) are read here;
+# phonenumbers, which is far slower, reads everything else.
+_RU_PUNCTUATION = str.maketrans("", "", " ()-.\u00a0")
+_RU_NUMBER = re.compile(r"(?:\+7|8|7)?([3489]\d{9})")
 
 
 def normalise_phone(raw: str, region: str = "RU") -> str | None:
@@ -16,6 +24,8 @@ def normalise_phone(raw: str, region: str = "RU") -> str | None:
         return None
     if any(ch in value for ch in "\r\n"):
         raise BadPhoneError("phone contains a line break")
+    if region == "RU" and (m := _RU_NUMBER.fullmatch(value.translate(_RU_PUNCTUATION))):
+        return "+7" + m[1]
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:

@@ -42,8 +42,13 @@ class Table(Protocol):
 class RejectFile:
     """Rejected rows written as they happen, each with its reason; opened on the first one."""
 
-    def __init__(self, path: Path, encoding: str, start: Callable[[TextIO], None],
-                 write: Callable[[TextIO, SourceRow, str], None]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        encoding: str,
+        start: Callable[[TextIO], None],
+        write: Callable[[TextIO, SourceRow, str], None],
+    ) -> None:
         self.path = path
         self.count = 0
         self._encoding = encoding
@@ -53,7 +58,10 @@ class RejectFile:
 
     def add(self, row: SourceRow, reason: str) -> None:
         if self._out is None:
-            self._out = self.path.open("w", encoding=self._encoding, newline="")
+            # Opened mid-import: a missing folder or a reason the source's encoding cannot
+            # hold (a manager's name in cp1251) must not stop it half-way.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self.path.open("w", encoding=self._encoding, newline="", errors="replace")
             self._start(self._out)
         self._write(self._out, row, reason)
         self.count += 1
@@ -136,15 +144,16 @@ class CsvTable:
 
     def rows(self) -> Iterator[SourceRow]:
         reader = csv.reader(self._lines, delimiter=self.delimiter, strict=False)
+        # The reader never saw the header line, so file line = reader.line_num + 1.
         line = 2
         try:
             for values in reader:
                 raw = "".join(self._consumed)
                 self._consumed.clear()
                 yield SourceRow(line, values, raw)
-                line = reader.line_num + 1
+                line = reader.line_num + 2
         except csv.Error as exc:
-            raise TableError(f"{self.path.name}, line {reader.line_num}: {exc}") from None
+            raise TableError(f"{self.path.name}, line {reader.line_num + 1}: {exc}") from None
 
     def open_rejects(self, path: Path, reason_header: str) -> RejectFile:
         """The header and every rejected row verbatim, each with its reason appended."""
@@ -215,7 +224,9 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+        return (
+            value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+        )
     if isinstance(value, date):
         return value.isoformat()
     return str(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailer.folding import fold
 
@@ -30,6 +30,10 @@ class TagVocabulary:
 
     aliases: Mapping[str, str]
     month_codes: frozenset[str] = frozenset()
+    # Pieces repeat across thousands of rows: folded piece → (codes, qualifiers, unknown).
+    _pieces: dict[str, tuple[list[str], list[str], list[str]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(cls, entries: Iterable[tuple[str, str, Iterable[str]]]) -> TagVocabulary:
@@ -51,24 +55,40 @@ def parse_tags(line: str, vocabulary: TagVocabulary) -> list[str]:
     unknown: list[str] = []
     qualifiers: list[str] = []
     for piece in _SEPARATORS.split(line):
-        words = [w.strip(_EDGE_PUNCTUATION) for w in fold(piece).split(" ")]
-        words = [w for w in words if w]
-        i = 0
-        while i < len(words):
-            step, code = _match_at(words, i, vocabulary.aliases)
-            if code:
-                if code not in codes:
-                    codes.append(code)
-            elif " ".join(words[i : i + step]) in NEW_YEAR_QUALIFIERS:
-                qualifiers.append(" ".join(words[i : i + step]))
-            else:
-                unknown.append(words[i])
-            i += step
+        found, marks, bad = _parse_piece(fold(piece), vocabulary)
+        codes.extend(c for c in found if c not in codes)
+        qualifiers.extend(marks)
+        unknown.extend(bad)
     if qualifiers and not any(c in vocabulary.month_codes for c in codes):
         unknown.extend(f"{q} (назовите месяц закупки)" for q in qualifiers)
     if unknown:
         raise UnknownTagError(unknown)
     return codes
+
+
+def _parse_piece(piece: str, vocabulary: TagVocabulary) -> tuple[list[str], list[str], list[str]]:
+    """Codes, New Year qualifiers and unknown words of one folded piece (cached)."""
+    cached = vocabulary._pieces.get(piece)
+    if cached is not None:
+        return cached
+    codes: list[str] = []
+    qualifiers: list[str] = []
+    unknown: list[str] = []
+    words = [w for w in (w.strip(_EDGE_PUNCTUATION) for w in piece.split(" ")) if w]
+    i = 0
+    while i < len(words):
+        step, code = _match_at(words, i, vocabulary.aliases)
+        if code:
+            codes.append(code)
+        elif " ".join(words[i : i + step]) in NEW_YEAR_QUALIFIERS:
+            qualifiers.append(" ".join(words[i : i + step]))
+        else:
+            unknown.append(words[i])
+        i += step
+    result = (codes, qualifiers, unknown)
+    if len(vocabulary._pieces) < 100_000:
+        vocabulary._pieces[piece] = result
+    return result
 
 
 def _match_at(words: list[str], i: int, aliases: Mapping[str, str]) -> tuple[int, str | None]:

@@ -16,7 +16,7 @@ TAXONOMY_CSV = Path(__file__).with_name("data") / "taxonomy.csv"
 
 
 def seed_tags(session: Session, path: Path = TAXONOMY_CSV) -> int:
-    """Add the taxonomy's tags that are missing; tags already there (maybe edited) stay as they are."""
+    """Add the taxonomy's missing tags; tags already there (maybe edited) stay as they are."""
     existing = set(session.scalars(select(Tag.code)))
     taken_aliases = set(session.scalars(select(TagAlias.alias)))
     added = 0

@@ -22,7 +22,7 @@ def transfer_contacts(
     by: Manager | None = None,
     reason: str = "",
 ) -> int:
-    """Give the contacts to `to`; returns how many changed owner (ones already there are skipped)."""
+    """Give the contacts to `to`; returns how many changed owner (ones already there stay)."""
     if not to.is_active:
         raise TransferError(f"{to.name} <{to.email}> is not active; activate them first")
     now = utcnow()

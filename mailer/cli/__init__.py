@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
 
-from mailer.cli import contacts, database, managers, tags
+from mailer.cli import contacts, database, demo, managers, tags
 
 mailer_group = AppGroup("mailer", help="The mailing engine's commands.")
-for _command in (database.db, managers.managers, tags.tags, contacts.contacts):
+for _command in (database.db, managers.managers, tags.tags, contacts.contacts, demo.demo):
     mailer_group.add_command(_command)
 
 try:  # the greeting command is pure and needs no app

@@ -41,7 +41,10 @@ def check_command(email: str | None, phone: str | None, company: str | None) -> 
         raise click.UsageError("give at least one of --email, --phone, --company")
     with unit_of_work(commit=False) as session:
         matches = find_existing(
-            session, email=email, phone=phone, company=company,
+            session,
+            email=email,
+            phone=phone,
+            company=company,
             phone_region=current_app.config["DEFAULT_PHONE_REGION"],
         )
         if not matches:
@@ -62,25 +65,49 @@ def check_command(email: str | None, phone: str | None, company: str | None) -> 
 @click.option("--phone", default="")
 @click.option("--owner", required=True, help="Owner's e-mail or name, or `house`.")
 @click.option("--tags", "tag_line", default="", help="Loose tag line: `строители, сентябрь, 8`.")
-@click.option("--consent", "consent_source", default="",
-              help="How consent to advertising letters was given (none: no consent).")
-@click.option("--same-company", is_flag=True,
-              help="A different person of a company already in the book: add anyway.")
+@click.option(
+    "--consent",
+    "consent_source",
+    default="",
+    help="How consent to advertising letters was given (none: no consent).",
+)
+@click.option(
+    "--same-company",
+    is_flag=True,
+    help="A different person of a company already in the book: add anyway.",
+)
 def add_command(
-    email: str, first_name: str, middle_name: str, last_name: str, company: str, position: str,
-    phone: str, owner: str, tag_line: str, consent_source: str, same_company: bool,
+    email: str,
+    first_name: str,
+    middle_name: str,
+    last_name: str,
+    company: str,
+    position: str,
+    phone: str,
+    owner: str,
+    tag_line: str,
+    consent_source: str,
+    same_company: bool,
 ) -> None:
     """Add a contact after checking nobody owns it already."""
     with unit_of_work() as session:
         fields = clean_fields(
-            email=email, first_name=first_name, middle_name=middle_name, last_name=last_name,
-            company=company, position=position, phone=phone,
+            email=email,
+            first_name=first_name,
+            middle_name=middle_name,
+            last_name=last_name,
+            company=company,
+            position=position,
+            phone=phone,
             consent=Consent(True, None, consent_source) if consent_source else None,
             phone_region=current_app.config["DEFAULT_PHONE_REGION"],
         )
         contact = add_contact(
-            session, fields, owner=find_manager(session, owner),
-            tags=resolve_tags(session, tag_line), is_same_company_ok=same_company,
+            session,
+            fields,
+            owner=find_manager(session, owner),
+            tags=resolve_tags(session, tag_line),
+            is_same_company_ok=same_company,
         )
         click.echo(f"added {contact.email}, owner {contact.owner.name}")
 
@@ -100,23 +127,38 @@ def tag_command(email: str, line: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--owner", help="Owner (e-mail or name) for rows without `Ответственный`.")
 @click.option("--dry-run", is_flag=True, help="Check everything, change nothing.")
-@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where rejected rows go (default: FILE.rejects.csv beside FILE).")
-@click.option("--allow-same-company", is_flag=True,
-              help="Accept new people of companies other managers own.")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where rejected rows go (default: FILE.rejects.csv beside FILE).",
+)
+@click.option(
+    "--allow-same-company", is_flag=True, help="Accept new people of companies other managers own."
+)
 def import_command(
     file: Path, owner: str | None, dry_run: bool, rejects: Path | None, allow_same_company: bool
 ) -> None:
     """Import a CSV or XLSX export; re-import updates contacts by e-mail."""
     with unit_of_work(commit=not dry_run) as session:
         default_owner = find_manager(session, owner) if owner else None
-        with tqdm(total=None, unit="B", unit_scale=True, delay=2, file=sys.stderr,
-                  desc="importing", leave=False) as bar:
+        with tqdm(
+            total=None,
+            unit="B",
+            unit_scale=True,
+            delay=2,
+            file=sys.stderr,
+            desc="importing",
+            leave=False,
+        ) as bar:
             if file.is_file():
                 bar.total = file.stat().st_size
             report = import_contacts(
-                session, file, default_owner=default_owner, is_dry_run=dry_run,
-                rejects_path=rejects, is_same_company_ok=allow_same_company,
+                session,
+                file,
+                default_owner=default_owner,
+                is_dry_run=dry_run,
+                rejects_path=rejects,
+                is_same_company_ok=allow_same_company,
                 chunk_size=current_app.config["IMPORT_CHUNK_SIZE"],
                 phone_region=current_app.config["DEFAULT_PHONE_REGION"],
                 progress=bar.update,
@@ -154,8 +196,13 @@ def export_command(file: Path, owner: str | None) -> None:
 @click.option("--by", "by_ref", help="Who makes the transfer (kept in history).")
 @click.option("--reason", default="", help="Why (kept in history).")
 def transfer_command(
-    to_ref: str, emails: tuple[str, ...], from_ref: str | None, tag_line: str | None,
-    company: str | None, by_ref: str | None, reason: str,
+    to_ref: str,
+    emails: tuple[str, ...],
+    from_ref: str | None,
+    tag_line: str | None,
+    company: str | None,
+    by_ref: str | None,
+    reason: str,
 ) -> None:
     """Transfer one contact, a filter of contacts, or all of a manager's contacts."""
     with unit_of_work() as session:
@@ -167,7 +214,9 @@ def transfer_command(
             tag = found[0]
         criteria = ContactFilter(
             owner=find_manager(session, from_ref) if from_ref else None,
-            tag=tag, company=company, emails=emails,
+            tag=tag,
+            company=company,
+            emails=emails,
         )
         if criteria.is_empty():
             raise click.UsageError("say which contacts: --email, --from, --tag or --company")

@@ -36,9 +36,15 @@ def add_command(
     start, end = _hours(hours)
     with unit_of_work() as session:
         manager = add_manager(
-            session, name=name, email=email, is_house=house, timezone=timezone,
-            daily_cap=daily_cap, signature=signature.replace("\\n", "\n"),
-            work_starts_at=start, work_ends_at=end,
+            session,
+            name=name,
+            email=email,
+            is_house=house,
+            timezone=timezone,
+            daily_cap=daily_cap,
+            signature=signature.replace("\\n", "\n"),
+            work_starts_at=start,
+            work_ends_at=end,
         )
         click.echo(f"added {manager.name} <{manager.email}>" + (" (house sender)" if house else ""))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, utcnow
@@ -16,6 +16,12 @@ class Contact(Base):
     """A person at a client company, owned by exactly one manager."""
 
     __tablename__ = "contacts"
+    # "Who owns this phone / company?" is answered from the index alone.
+    __table_args__ = (
+        Index("ix_contacts_phone_owner", "phone", "owner_id"),
+        Index("ix_contacts_company_key_owner", "company_key", "owner_id"),
+        Index("ix_contacts_company_alias_key_owner", "company_alias_key", "owner_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     first_name: Mapped[str] = mapped_column(String(200), default="")
@@ -24,12 +30,12 @@ class Contact(Base):
     company_name: Mapped[str] = mapped_column(String(300), default="")
     company_alias: Mapped[str] = mapped_column(String(300), default="")
     # Search keys for either spelling of the company: case-folded, ё as е, no quotes.
-    company_key: Mapped[str] = mapped_column(String(300), default="", index=True)
-    company_alias_key: Mapped[str] = mapped_column(String(300), default="", index=True)
+    company_key: Mapped[str] = mapped_column(String(300), default="")
+    company_alias_key: Mapped[str] = mapped_column(String(300), default="")
     position: Mapped[str] = mapped_column(String(300), default="")
     # Normalised, lower-case, IDN domain in its ASCII form: what is sent to and compared.
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
     owner_id: Mapped[int] = mapped_column(
         ForeignKey("managers.id", ondelete="RESTRICT"), index=True
     )

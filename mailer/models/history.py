@@ -33,8 +33,13 @@ class HistoryEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     kind: Mapped[HistoryKind] = mapped_column(
-        Enum(HistoryKind, native_enum=False, create_constraint=True, length=16,
-             values_callable=lambda kinds: [k.value for k in kinds])
+        Enum(
+            HistoryKind,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda kinds: [k.value for k in kinds],
+        )
     )
     author_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text, default="")

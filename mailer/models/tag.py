@@ -35,8 +35,13 @@ class Tag(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[TagKind] = mapped_column(
-        Enum(TagKind, native_enum=False, create_constraint=True, length=16,
-             values_callable=lambda kinds: [k.value for k in kinds])
+        Enum(
+            TagKind,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda kinds: [k.value for k in kinds],
+        )
     )
     label: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,107 @@
+"""The contact book's pages in a real headless browser (Debian chromium + Playwright)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.factories import make_contact, make_manager
+
+CHROMIUM = os.environ.get("MAILER_TEST_CHROMIUM", "/usr/bin/chromium")
+REQUIRE_BROWSER = os.environ.get("MAILER_TEST_REQUIRE_BROWSER") == "1"
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _missing_browser() -> str | None:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    if not shutil.which(CHROMIUM):
+        return f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    reason = _missing_browser()
+    if reason:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"MAILER_TEST_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_url: str) -> Iterator[object]:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def book(session):
+    petr = make_manager(session, name="Пётр Петров", email="petr@gifts.example")
+    make_manager(session, name="Дом Подарков", email="hello@gifts.example", is_house=True)
+    make_contact(session, owner=petr, company="Тойота (Toyota)", first_name="<b>Иван</b>")
+    make_contact(session, owner=petr, company="Ромашка")
+    session.commit()
+
+
+def test_the_index_lists_managers_with_their_contact_counts(book, page, live_url):
+    page.goto(live_url + "/")
+    rows = page.locator("#managers tbody tr")
+    assert rows.count() == 2
+    assert rows.nth(0).locator("td").nth(0).inner_text() == "Пётр Петров"
+    assert rows.nth(0).locator(".count").inner_text() == "2"
+    assert "общий отправитель" in rows.nth(1).inner_text()
+
+
+def test_checking_a_company_by_its_other_spelling_shows_the_owner(book, page, live_url):
+    page.goto(live_url + "/check")
+    page.fill("input[name=q]", "TOYOTA")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#matches")
+    assert page.locator("#matches .owner").all_inner_texts() == ["Пётр Петров"]
+    # Contact data is escaped, never markup.
+    assert "<b>Иван</b>" in page.locator("#matches").inner_text()
+
+
+def test_checking_an_unknown_company_says_it_can_be_added(book, page, live_url):
+    page.goto(live_url + "/check?q=Никому+не+известная")
+    assert page.locator("#nobody").is_visible()
+
+
+def test_a_bad_email_in_the_check_box_is_a_clear_error(book, page, live_url):
+    page.goto(live_url + "/check?q=" + "ivan@@x")
+    assert "bad e-mail" in page.locator(".error").inner_text()
