@@ -908,3 +908,48 @@ def test_the_command_refuses_an_unknown_owner_or_a_file_it_cannot_read(runner, t
     assert "unknown manager 'nobody'" in unknown.output
     assert "no such file" in missing.output
     assert "no e-mail column" in no_email.output
+
+
+# --- large files: read and cleaned in a second process ------------------------------------
+
+
+def _mixed_rows(n: int) -> list[list[str]]:
+    rows: list[list[str]] = [["Email", "Имя", "Теги", "Компания"]]
+    for i in range(n):
+        email = f"bad{i}" if i % 9 == 0 else f"person{i}@client{i % 13}.example"
+        tags = "неведомое" if i % 10 == 0 else "строители, 8"
+        rows.append([email, "Иван", tags, f"Клиент {i % 13}"])
+    return rows
+
+
+def test_a_background_read_imports_exactly_what_an_in_process_read_does(
+    session, tmp_path, owner
+):
+    path = write_csv(tmp_path / "big.csv", _mixed_rows(300))
+    inline = import_contacts(session, path, default_owner=owner, chunk_size=40, is_dry_run=True)
+    inline_rejects = (tmp_path / "big.rejects.csv").read_bytes()
+
+    background = import_contacts(
+        session, path, default_owner=owner, chunk_size=40, background_read_bytes=0
+    )
+
+    assert (background.rows_read, background.inserted, background.rejected) == (
+        inline.rows_read,
+        inline.inserted,
+        inline.rejected,
+    )
+    assert_nothing_lost(background)
+    assert (tmp_path / "big.rejects.csv").read_bytes() == inline_rejects
+    assert contact_count(session) == background.inserted
+
+
+def test_a_file_that_breaks_mid_way_in_the_background_is_a_clear_error(
+    session, tmp_path, owner
+):
+    path = tmp_path / "broken.csv"
+    good = "".join(f"p{i}@x.example,Иван\r\n" for i in range(50))
+    # An unclosed quote swallows the rest of the file into one field past csv's size limit.
+    path.write_bytes(("Email,Имя\r\n" + good + '"' + "x" * 200_000 + "\r\n").encode())
+
+    with pytest.raises(ImportFileError, match="broken.csv"):
+        import_contacts(session, path, default_owner=owner, chunk_size=10, background_read_bytes=0)
