@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_CHUNK_SIZE": 1000,
     "DEFAULT_PHONE_REGION": "RU",
     "DEFAULT_TIMEZONE": "Europe/Moscow",
+    "SECRET_KEY": None,  # None: generated once and kept in the instance folder
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",  # where unsubscribe and click links point
+    "UNSUBSCRIBE_MAILTO": "unsubscribe@gifts.example",
+    "OFFER_URLS": {},  # tag code or letter kind → the offer's address
 }
 
 
@@ -31,6 +36,17 @@ def load(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         app.config.from_mapping(test_config)
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = default_database_url(app.instance_path)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = instance_secret(Path(app.instance_path))
+
+
+def instance_secret(instance: Path) -> str:
+    """A secret made once per instance, so signed links stay valid across restarts."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def default_database_url(instance_path: str) -> str:

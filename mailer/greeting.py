@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from mailer.names_lexicon import Role, Word, fold, read_word
 from mailer.names_translit import fix_homoglyphs
@@ -245,6 +246,7 @@ def _surname_keys(last: _Field) -> frozenset[str]:
     return frozenset(keys)
 
 
+@lru_cache(maxsize=65536)  # pure, and names repeat across a contact book
 def greet(
     first_name: str | None, middle_name: str | None = None, last_name: str | None = None
 ) -> Greeting:
@@ -256,6 +258,8 @@ def greet(
     surname = person.surname or next(
         (w for w in last.words if w.role in (Role.SURNAME, Role.NAME, Role.UNKNOWN)), None
     )
+    if name is not None and surname is not None and surname.key == name.key:
+        surname = None  # the name copied into the surname field: a slip, not a surname
     if name is None:
         reason = person.reason
         message = MESSAGES[reason].format(word=person.word)

@@ -922,9 +922,7 @@ def _mixed_rows(n: int) -> list[list[str]]:
     return rows
 
 
-def test_a_background_read_imports_exactly_what_an_in_process_read_does(
-    session, tmp_path, owner
-):
+def test_a_background_read_imports_exactly_what_an_in_process_read_does(session, tmp_path, owner):
     path = write_csv(tmp_path / "big.csv", _mixed_rows(300))
     inline = import_contacts(session, path, default_owner=owner, chunk_size=40, is_dry_run=True)
     inline_rejects = (tmp_path / "big.rejects.csv").read_bytes()
@@ -943,9 +941,7 @@ def test_a_background_read_imports_exactly_what_an_in_process_read_does(
     assert contact_count(session) == background.inserted
 
 
-def test_a_file_that_breaks_mid_way_in_the_background_is_a_clear_error(
-    session, tmp_path, owner
-):
+def test_a_file_that_breaks_mid_way_in_the_background_is_a_clear_error(session, tmp_path, owner):
     path = tmp_path / "broken.csv"
     good = "".join(f"p{i}@x.example,Иван\r\n" for i in range(50))
     # An unclosed quote swallows the rest of the file into one field past csv's size limit.

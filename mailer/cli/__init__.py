@@ -5,18 +5,21 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
 
-from mailer.cli import contacts, database, demo, managers, tags
+from mailer.cli import contacts, database, demo, letters, managers, tags
+from mailer.cli.greeting import greeting_command
 
 mailer_group = AppGroup("mailer", help="The mailing engine's commands.")
-for _command in (database.db, managers.managers, tags.tags, contacts.contacts, demo.demo):
+for _command in (
+    database.db,
+    managers.managers,
+    tags.tags,
+    contacts.contacts,
+    demo.demo,
+    letters.letters,
+):
     mailer_group.add_command(_command)
 
-try:  # the greeting command is pure and needs no app
-    from mailer.cli.greeting import greeting_command
-
-    mailer_group.add_command(greeting_command)
-except ImportError:  # pragma: no cover
-    pass
+mailer_group.add_command(greeting_command)  # pure: needs no app
 
 
 def register_cli(app: Flask) -> None:

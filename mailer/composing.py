@@ -1,0 +1,148 @@
+"""Composing one finished letter for a contact, from its owner at this moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from dateutil.rrule import rrulestr
+from sqlalchemy.orm import Session
+
+from mailer.letters import LetterKind, Occasion, Recipient, RenderedLetter, render_letter
+from mailer.managers import find_house_sender
+from mailer.mime import Address, build_message, make_message_id
+from mailer.models import Contact, Tag, TagKind
+from mailer.sender import SenderIdentity, resolve_sender
+from mailer.signing import list_unsubscribe_headers
+
+# Which tag a letter kind is built around.
+_KIND_TAGS = {
+    LetterKind.INDUSTRY_CATALOGUE: TagKind.INDUSTRY,
+    LetterKind.NEW_YEAR_CATALOGUE: TagKind.MONTH,
+    LetterKind.MAR8: TagKind.HOLIDAY,
+    LetterKind.FEB23: TagKind.HOLIDAY,
+}
+
+
+class CompositionError(ValueError):
+    """A letter that cannot be composed for this contact; the message says why."""
+
+
+@dataclass(frozen=True)
+class LetterSettings:
+    """What composing needs from the configuration."""
+
+    secret_key: str
+    public_base_url: str
+    unsubscribe_mailto: str
+    offer_urls: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: dict) -> LetterSettings:
+        return cls(
+            secret_key=config["SECRET_KEY"],
+            public_base_url=config["PUBLIC_BASE_URL"],
+            unsubscribe_mailto=config["UNSUBSCRIBE_MAILTO"],
+            offer_urls=dict(config.get("OFFER_URLS") or {}),
+        )
+
+    def offer_url(self, kind: str, tag: Tag | None) -> str:
+        if tag is not None and tag.code in self.offer_urls:
+            return self.offer_urls[tag.code]
+        return self.offer_urls.get(kind, f"{self.public_base_url.rstrip('/')}/offers/{kind}")
+
+
+@dataclass(frozen=True)
+class ComposedLetter:
+    """The exact bytes to send, and what they were made from."""
+
+    message_id: str
+    sender: SenderIdentity
+    recipient: str
+    letter: RenderedLetter
+    raw: bytes
+
+
+def next_occurrence(rule: str, after: datetime) -> date:
+    """The next date of a yearly rule (RRULE) on or after `after`'s day."""
+    day = datetime(after.year, after.month, after.day)
+    found = rrulestr(rule, dtstart=datetime(after.year, 1, 1)).after(day, inc=True)
+    if found is None:
+        raise CompositionError(f"the rule {rule!r} has no date after {after:%Y-%m-%d}")
+    return found.date()
+
+
+def rule_month(rule: str) -> int:
+    """The BYMONTH of a month tag's rule: the month the client buys New Year gifts in."""
+    for part in rule.split(";"):
+        key, _, value = part.partition("=")
+        if key.strip().upper() == "BYMONTH":
+            return int(value.split(",")[0])
+    raise CompositionError(f"the rule {rule!r} names no month")
+
+
+def letter_tag(contact: Contact, kind: LetterKind, code: str | None = None) -> Tag | None:
+    """The contact's tag the letter is about: the one asked for, or the first of its kind."""
+    wanted = _KIND_TAGS[kind]
+    if kind in (LetterKind.MAR8, LetterKind.FEB23):
+        code = code or kind.value
+    for tag in contact.tags:
+        if tag.kind is wanted and (code is None or tag.code == code):
+            return tag
+    if code:
+        raise CompositionError(f"{contact.email} has no tag {code}")
+    raise CompositionError(f"{contact.email} has no {wanted.value} tag for a {kind.value} letter")
+
+
+def compose_letter(
+    session: Session,
+    contact: Contact,
+    kind: LetterKind,
+    *,
+    now: datetime,
+    settings: LetterSettings,
+    tag_code: str | None = None,
+) -> ComposedLetter:
+    """Render and serialise the letter exactly as it would be sent now."""
+    tag = letter_tag(contact, kind, tag_code)
+    sender = resolve_sender(contact.owner, find_house_sender(session))
+    occasion, month = None, None
+    if tag is not None and kind is LetterKind.NEW_YEAR_CATALOGUE:
+        month = rule_month(tag.occasion_rule)
+    elif tag is not None:
+        occasion = Occasion(tag.occasion_name, next_occurrence(tag.occasion_rule, now))
+    recipient = Recipient(
+        email=contact.email,
+        first_name=contact.first_name,
+        middle_name=contact.middle_name,
+        last_name=contact.last_name,
+        company=contact.company_name,
+    )
+    letter = render_letter(
+        kind.value,
+        recipient,
+        sender,
+        now=now,
+        occasion=occasion,
+        purchase_month=month,
+        offer_url=settings.offer_url(kind.value, tag),
+    )
+    parts = letter.greeting.parts
+    to_name = (
+        " ".join(p for p in (parts.given_name, parts.surname) if p) if parts.given_name else ""
+    )
+    message_id = make_message_id(sender.message_id_domain)
+    raw = build_message(
+        sender=Address(sender.name, sender.address),
+        to=Address(to_name, contact.email),
+        reply_to=Address(sender.name, sender.reply_to),
+        subject=letter.subject,
+        text=letter.text,
+        html=letter.html,
+        message_id=message_id,
+        date=sender.local_time(now),
+        extra_headers=list_unsubscribe_headers(
+            settings.secret_key, settings.public_base_url, settings.unsubscribe_mailto, contact.id
+        ),
+    )
+    return ComposedLetter(message_id, sender, contact.email, letter, raw)
