@@ -18,6 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(Path(__file__).resolve().parent.parent / "templates"),
     )
+    import campaigns.models  # noqa: F401  (their tables join the one metadata)
     from mailer import config, db, views
     from mailer.cli import register_cli
 

@@ -36,6 +36,7 @@ class LetterSettings:
     public_base_url: str
     unsubscribe_mailto: str
     offer_urls: dict[str, str] = field(default_factory=dict)
+    envelope_from: str = ""  # where bounces go; empty: the sender's own address
 
     @classmethod
     def from_config(cls, config: dict) -> LetterSettings:
@@ -44,6 +45,7 @@ class LetterSettings:
             public_base_url=config["PUBLIC_BASE_URL"],
             unsubscribe_mailto=config["UNSUBSCRIBE_MAILTO"],
             offer_urls=dict(config.get("OFFER_URLS") or {}),
+            envelope_from=config.get("ENVELOPE_FROM") or "",
         )
 
     def offer_url(self, kind: str, tag: Tag | None) -> str:
@@ -102,14 +104,21 @@ def compose_letter(
     now: datetime,
     settings: LetterSettings,
     tag_code: str | None = None,
+    occasion: Occasion | None = None,
+    message_id: str | None = None,
 ) -> ComposedLetter:
-    """Render and serialise the letter exactly as it would be sent now."""
+    """Render and serialise the letter exactly as it would be sent now.
+
+    A planned letter passes the occasion fixed by its campaign and, on a retry, the
+    Message-ID of its first attempt; a preview takes the tag's next occasion.
+    """
     tag = letter_tag(contact, kind, tag_code)
     sender = resolve_sender(contact.owner, find_house_sender(session))
-    occasion, month = None, None
+    month = None
     if tag is not None and kind is LetterKind.NEW_YEAR_CATALOGUE:
         month = rule_month(tag.occasion_rule)
-    elif tag is not None:
+        occasion = None
+    elif occasion is None and tag is not None:
         occasion = Occasion(tag.occasion_name, next_occurrence(tag.occasion_rule, now))
     recipient = Recipient(
         email=contact.email,
@@ -131,7 +140,7 @@ def compose_letter(
     to_name = (
         " ".join(p for p in (parts.given_name, parts.surname) if p) if parts.given_name else ""
     )
-    message_id = make_message_id(sender.message_id_domain)
+    message_id = message_id or make_message_id(sender.message_id_domain)
     raw = build_message(
         sender=Address(sender.name, sender.address),
         to=Address(to_name, contact.email),

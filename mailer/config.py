@@ -22,6 +22,17 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",  # where unsubscribe and click links point
     "UNSUBSCRIBE_MAILTO": "unsubscribe@gifts.example",
     "OFFER_URLS": {},  # tag code or letter kind → the offer's address
+    "ENVELOPE_FROM": "",  # where bounces go; empty: the sending manager's own address
+    # No SMTP_HOST: the embedded sink (`mailer run`, `mailer sink`) on 127.0.0.1:SMTP_PORT
+    # keeps every letter as an .eml file in the instance folder's outbox/.
+    "SMTP_HOST": None,
+    "SMTP_PORT": 8025,
+    "SMTP_SECURITY": "none",
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_PER_DOMAIN_LIMIT": 2,
+    "WORKER_BATCH": 100,
+    "WORKER_CONCURRENCY": 4,
 }
 
 

@@ -213,6 +213,24 @@ def add_contact(
     return contact
 
 
+SKIP_NO_CONSENT = "no consent"
+SKIP_UNSUBSCRIBED = "unsubscribed"
+SKIP_BOUNCED = "hard-bounced"
+
+
+def mailing_block(
+    has_consent: bool, unsubscribed_at: datetime | None, hard_bounced_at: datetime | None
+) -> str | None:
+    """Why a contact may get no advertising letter (the law), or None when it may."""
+    if unsubscribed_at is not None:
+        return SKIP_UNSUBSCRIBED
+    if hard_bounced_at is not None:
+        return SKIP_BOUNCED
+    if not has_consent:
+        return SKIP_NO_CONSENT
+    return None
+
+
 def find_contact(session: Session, email: str) -> Contact:
     """A contact by e-mail, or ContactError."""
     contact = session.scalar(select(Contact).where(Contact.email == normalise_email(email)))

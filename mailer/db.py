@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, insert, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -85,8 +87,11 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 10_000, **kwargs: Any
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows of the same keys with one executemany.
+def bulk_insert(
+    session: Session, table: Table, rows: list[dict[str, Any]], *, skip_conflicts: bool = False
+) -> None:
+    """Insert many rows of the same keys with one executemany; optionally skip rows that
+    would break a unique constraint (ON CONFLICT DO NOTHING, SQLite and PostgreSQL).
 
     SQLAlchemy builds executemany parameters row by row, which for a wide table costs
     several times the insert itself; here each column's bind processor is looked up once,
@@ -96,7 +101,11 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         return
     connection = session.connection()
     dialect = connection.dialect
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
+    stmt = insert(table)
+    if skip_conflicts:
+        dialect_insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}[dialect.name]
+        stmt = dialect_insert(table).on_conflict_do_nothing()
+    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
     keys = list(compiled.positiontup or []) if compiled.positional else list(rows[0])
     processors = []
     for index, key in enumerate(keys):

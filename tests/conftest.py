@@ -13,9 +13,12 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from campaigns.defaults import seed_campaigns
 from mailer import create_app, schema
 from mailer.db import get_engine, session_scope
 from mailer.taxonomy import seed_tags
+
+pytest_plugins = ["tests.conftest_smtp"]  # smtp_server, no_unexpected_smtp
 
 PG_URL = os.environ.get("MAILER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("MAILER_TEST_REQUIRE_PG") == "1"
@@ -44,6 +47,12 @@ def pg_unreachable_reason() -> str | None:
     return _PG_REASON[0]
 
 
+@pytest.fixture(autouse=True)
+def _only_test_smtp_servers(no_unexpected_smtp: set[int]) -> Iterator[None]:
+    """No test may open an SMTP connection to anything but a test server or sink."""
+    yield
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a private schema on PostgreSQL."""
@@ -70,12 +79,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    """An app on a migrated database with the taxonomy seeded."""
+    """An app on a migrated database with the taxonomy and default campaigns seeded."""
     monkeypatch.setenv("MAILER_INSTANCE_PATH", str(tmp_path / "instance"))
     app = create_app({"TESTING": True, "DATABASE_URL": db_url})
     schema.upgrade(get_engine(app))
     with session_scope(app) as session:
         seed_tags(session)
+        seed_campaigns(session)
         session.commit()
     yield app
     get_engine(app).dispose()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup
 
-from mailer.cli import contacts, database, demo, letters, managers, tags
+from campaigns.cli import campaigns
+from mailer.cli import contacts, database, delivery, demo, letters, managers, tags
 from mailer.cli.greeting import greeting_command
 
 mailer_group = AppGroup("mailer", help="The mailing engine's commands.")
@@ -16,10 +17,15 @@ for _command in (
     contacts.contacts,
     demo.demo,
     letters.letters,
+    campaigns,
+    delivery.deliver_command,
+    delivery.worker_command,
+    delivery.scheduler_command,
+    delivery.sink_command,
+    delivery.run_command,
+    greeting_command,  # pure: needs no app
 ):
     mailer_group.add_command(_command)
-
-mailer_group.add_command(greeting_command)  # pure: needs no app
 
 
 def register_cli(app: Flask) -> None:
@@ -37,6 +43,7 @@ def main() -> None:
         create_app=lambda: create_app(),
         load_dotenv=False,
         set_debug_flag=False,
+        add_default_commands=False,
     )
     for command in mailer_group.commands.values():
         group.add_command(command)

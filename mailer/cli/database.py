@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from campaigns.defaults import seed_campaigns
 from mailer import schema
 from mailer.cli.session import unit_of_work
 from mailer.db import get_engine
@@ -15,12 +16,16 @@ db = AppGroup("db", help="Create or migrate the database.")
 
 @db.command("upgrade")
 def upgrade_command() -> None:
-    """Create or migrate the database, then add any missing taxonomy tags."""
+    """Create or migrate the database, then add missing taxonomy tags and their campaigns."""
     engine = get_engine()
     schema.upgrade(engine)
     with unit_of_work() as session:
-        added = seed_tags(session)
-    click.echo(f"database at revision {schema.current_revision(engine)}; {added} tags added")
+        tags = seed_tags(session)
+        campaigns = seed_campaigns(session)
+    click.echo(
+        f"database at revision {schema.current_revision(engine)}; "
+        f"{tags} tags and {campaigns} campaigns added"
+    )
 
 
 @db.command("current")

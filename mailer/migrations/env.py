@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import mailer.models  # noqa: F401  (registers the tables)
+import campaigns.models  # noqa: F401  (registers the tables)
+import mailer.models  # noqa: F401
 from mailer.db import Base, make_engine
 
 config = context.config

@@ -18,6 +18,7 @@ class HistoryKind(enum.StrEnum):
     LETTER = "letter"
     NOTE = "note"
     TRANSFER = "transfer"
+    SENT = "sent"  # a campaign letter delivered on the owner's behalf
 
 
 # What counts as a manager working the contact; transfers do not.

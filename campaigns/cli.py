@@ -1,0 +1,92 @@
+"""`mailer campaigns`: plan the year, see it at a glance, explain one contact."""
+
+from __future__ import annotations
+
+import csv
+import sys
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from campaigns.models import Campaign
+from campaigns.planning import plan_year
+from campaigns.reports import explain_contact, year_calendar
+from mailer.cli.session import unit_of_work
+from mailer.contacts import find_contact
+
+campaigns = AppGroup("campaigns", help="The annual campaign calendar.")
+
+
+@campaigns.command("plan")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+def plan_command(year: int) -> None:
+    """Plan every letter of the year still ahead (re-running adds only what is new)."""
+    with unit_of_work() as session:
+        report = plan_year(session, year)
+    if report.calendar_warning:
+        click.echo(f"warning: {report.calendar_warning}", err=True)
+    for shift in report.shifts:
+        click.echo(f"earlier start: {shift}")
+    click.echo(f"{year}: {report.added} letters planned, {report.already_planned} already planned")
+    for reason, count in sorted(report.skipped.items()):
+        click.echo(f"skipped ({reason}): {count}")
+    if report.window_passed:
+        click.echo(f"skipped (window already passed): {report.window_passed}")
+
+
+@campaigns.command("list")
+def list_command() -> None:
+    """List campaigns: tag, letter, occasion rule and window."""
+    with unit_of_work(commit=False) as session:
+        for c in session.scalars(select(Campaign).order_by(Campaign.id)):
+            state = "" if c.is_active else "  [inactive]"
+            click.echo(
+                f"{c.tag.code:<16}{c.letter_kind:<20}{c.occasion_name} ({c.occasion_rule}); "
+                f"{c.window_days} working days ending {c.days_before} before{state}"
+            )
+
+
+@campaigns.command("calendar")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--csv", "as_csv", is_flag=True, help="week,campaign,manager,letters rows.")
+def calendar_command(year: int, as_csv: bool) -> None:
+    """Letters per week per campaign and per manager, and the busiest days."""
+    with unit_of_work(commit=False) as session:
+        cal = year_calendar(session, year)
+    if as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["week", "campaign", "manager", "letters"])
+        for (week, code), n in sorted(cal.by_week_campaign.items()):
+            writer.writerow([week, code, "", n])
+        for (week, manager), n in sorted(cal.by_week_manager.items()):
+            writer.writerow([week, "", manager, n])
+        return
+    if not cal.by_day:
+        click.echo(f"nothing planned for {year}: run `mailer campaigns plan --year {year}`")
+        return
+    click.echo(f"Letters per ISO week of {year}")
+    for week in cal.weeks:
+        by_campaign = ", ".join(
+            f"{code} {n}" for (w, code), n in sorted(cal.by_week_campaign.items()) if w == week
+        )
+        by_manager = ", ".join(
+            f"{m} {n}" for (w, m), n in sorted(cal.by_week_manager.items()) if w == week
+        )
+        click.echo(f"  week {week:>2}: {by_campaign}  |  {by_manager}")
+    click.echo("Busiest days")
+    for day, n in cal.busiest_days():
+        click.echo(f"  {day:%Y-%m-%d %a}: {n}")
+
+
+@campaigns.command("explain")
+@click.option("--contact", "email", required=True)
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+def explain_command(email: str, year: int) -> None:
+    """Why this contact will, did or will not get each campaign's letter."""
+    with unit_of_work(commit=False) as session:
+        contact = find_contact(session, email)
+        for item in explain_contact(session, contact, year):
+            click.echo(f"{item.campaign}: {item.verdict}")
+            for reason in item.reasons:
+                click.echo(f"    {reason}")

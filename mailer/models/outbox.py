@@ -1,0 +1,83 @@
+"""The outbox: one row per planned letter, moved through delivery to its outcome."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mailer.db import Base, UTCDateTime, utcnow
+from mailer.models.contact import Contact
+
+
+class LetterStatus(enum.StrEnum):
+    PLANNED = "planned"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"  # consent withdrawn or address suppressed before sending
+
+
+# Statuses a worker may claim.
+DUE_STATUSES = (LetterStatus.PLANNED, LetterStatus.DEFERRED)
+
+
+class Letter(Base):
+    """A letter planned early and rendered late: who, which campaign, which year, when."""
+
+    __tablename__ = "letters"
+    __table_args__ = (
+        # The product's promise: never two letters for one tag and year to one contact.
+        UniqueConstraint(
+            "contact_id", "campaign_id", "year", name="uq_letters_contact_campaign_year"
+        ),
+        UniqueConstraint("contact_id", "tag_id", "year", name="uq_letters_contact_tag_year"),
+        Index("ix_letters_status_due", "status", "due_at"),
+        Index("ix_letters_campaign_year", "campaign_id", "year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int]
+    # The day the letter is about, fixed at planning from the campaign (None: a month letter).
+    occasion_name: Mapped[str] = mapped_column(String(300), default="")
+    occasion_on: Mapped[date | None]
+    status: Mapped[LetterStatus] = mapped_column(
+        Enum(
+            LetterStatus,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda kinds: [k.value for k in kinds],
+        ),
+        default=LetterStatus.PLANNED,
+    )
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When a worker may next take it: the planned time, then each retry's back-off.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # After this the letter is out of season (8 March offers are not sent in April).
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Fixed before the first attempt, so every retry carries the same Message-ID.
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id", ondelete="SET NULL"))
+    last_code: Mapped[int | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    # Was in flight when a worker died: the recipient may have it twice.
+    is_possible_duplicate: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    contact: Mapped[Contact] = relationship()

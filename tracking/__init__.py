@@ -1,0 +1,1 @@
+"""Signed links, click and unsubscribe endpoints, bot filtering, hot clicks (later issue)."""
