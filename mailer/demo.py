@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import random
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailer.importing import ImportReport, import_contacts
 from mailer.managers import add_manager, find_house_sender, list_managers
+from mailer.models import Letter, LetterStatus
 
 _MALE = [
     ("Иван", "Иванович"),
@@ -229,3 +232,23 @@ def load_demo(session: Session, workdir: Path, count: int = 400) -> ImportReport
     owners = [email for _, email, is_house in DEMO_MANAGERS if not is_house]
     path = write_contacts_csv(workdir / "demo_contacts.csv", count, owners)
     return import_contacts(session, path, rejects_path=workdir / "demo_contacts.rejects.csv")
+
+
+def bring_forward(session: Session, count: int, now: datetime) -> int:
+    """Demo only: make the next `count` planned letters due now, so letters arrive at once."""
+    ids = list(
+        session.scalars(
+            select(Letter.id)
+            .where(Letter.status == LetterStatus.PLANNED, Letter.due_at > now)
+            .order_by(Letter.due_at)
+            .limit(count)
+        )
+    )
+    if ids:
+        session.execute(
+            update(Letter)
+            .where(Letter.id.in_(ids))
+            .values(due_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, Text
+from sqlalchemy import ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, str_enum, utcnow
 from mailer.models.manager import Manager
 
 
@@ -33,15 +33,7 @@ class HistoryEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
-    kind: Mapped[HistoryKind] = mapped_column(
-        Enum(
-            HistoryKind,
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda kinds: [k.value for k in kinds],
-        )
-    )
+    kind: Mapped[HistoryKind] = mapped_column(str_enum(HistoryKind))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text, default="")
     from_manager_id: Mapped[int | None] = mapped_column(

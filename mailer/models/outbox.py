@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, str_enum, utcnow
 from mailer.models.contact import Contact
 
 
@@ -51,13 +51,7 @@ class Letter(Base):
     occasion_name: Mapped[str] = mapped_column(String(300), default="")
     occasion_on: Mapped[date | None]
     status: Mapped[LetterStatus] = mapped_column(
-        Enum(
-            LetterStatus,
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda kinds: [k.value for k in kinds],
-        ),
+        str_enum(LetterStatus),
         default=LetterStatus.PLANNED,
     )
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime)

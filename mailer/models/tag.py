@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Enum, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, str_enum, utcnow
 
 
 class TagKind(enum.StrEnum):
@@ -34,15 +34,7 @@ class Tag(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[TagKind] = mapped_column(
-        Enum(
-            TagKind,
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda kinds: [k.value for k in kinds],
-        )
-    )
+    kind: Mapped[TagKind] = mapped_column(str_enum(TagKind))
     label: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     occasion_name: Mapped[str] = mapped_column(String(300), default="")

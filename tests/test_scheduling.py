@@ -1,0 +1,52 @@
+"""One active scheduler at a time, elected with a lease; jobs act only while leading."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from mailer import leases
+from mailer.models import Letter
+from mailer.scheduling import Scheduler
+from tests.factories import make_contact
+
+T0 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
+TTL = timedelta(seconds=90)
+
+
+def test_only_one_holder_has_the_lease_until_it_expires(session):
+    assert leases.acquire(session, "scheduler", "a", now=T0, ttl=TTL)
+    assert not leases.acquire(session, "scheduler", "b", now=T0 + timedelta(seconds=10), ttl=TTL)
+    assert leases.acquire(session, "scheduler", "a", now=T0 + timedelta(seconds=60), ttl=TTL)
+    # a renewed at +60 s: b still cannot take it at +100 s, but can once a stops renewing.
+    assert not leases.acquire(session, "scheduler", "b", now=T0 + timedelta(seconds=100), ttl=TTL)
+    assert leases.acquire(session, "scheduler", "b", now=T0 + timedelta(seconds=151), ttl=TTL)
+    assert leases.holder_of(session, "scheduler", now=T0 + timedelta(seconds=152)) == "b"
+
+
+def test_a_released_lease_is_taken_at_once(session):
+    leases.acquire(session, "scheduler", "a", now=T0, ttl=TTL)
+    leases.release(session, "scheduler", "a", now=T0)
+    assert leases.acquire(session, "scheduler", "b", now=T0, ttl=TTL)
+
+
+def test_a_standby_scheduler_does_not_plan(app, session):
+    make_contact(session, tags="НГ декабрь")
+    session.commit()
+    leader, standby = Scheduler(app, holder="one"), Scheduler(app, holder="two")
+    assert leader.renew_lease() and not standby.renew_lease()
+    standby.plan()
+    assert session.scalar(select(func.count()).select_from(Letter)) == 0
+    leader.plan()
+    session.expire_all()
+    # December's purchase letter is always ahead: this year's, or in December next year's.
+    assert session.scalar(select(func.count()).select_from(Letter)) >= 1
+    assert leader.scheduler.get_job("plan").next_run_time is not None
+
+
+def test_the_app_factory_starts_no_scheduler(app):
+    import threading
+
+    names = {t.name for t in threading.enumerate()}
+    assert not any("APScheduler" in n or "worker" == n for n in names)
