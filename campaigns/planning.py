@@ -6,12 +6,17 @@ of it that year); the unique constraints make a second letter impossible either 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Hashable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from campaigns.calendar import (
@@ -24,7 +29,7 @@ from campaigns.calendar import (
 from campaigns.models import Campaign
 from campaigns.pacing import OwnerSchedule, PaceRequest, pace
 from mailer.contacts import mailing_block
-from mailer.db import bulk_insert, utcnow
+from mailer.db import copy_writer, refresh_statistics, stream_rows, utcnow
 from mailer.models import Contact, Letter, LetterStatus, Manager, TagKind, contact_tags
 
 
@@ -81,109 +86,184 @@ def plan_year(
         window = campaign_window(campaign, year, cal)
         if window is not None:
             windows[campaign.tag_id] = window
-    planned = {
-        (cid, camp): owner
-        for cid, camp, owner in session.execute(
-            select(Letter.contact_id, Letter.campaign_id, Contact.owner_id)
-            .join(Contact, Contact.id == Letter.contact_id)
-            .where(Letter.year == year)
-        )
-    }
     managers = {m.id: m for m in session.scalars(select(Manager))}
-    wanted: dict[int, list[tuple[int, Window]]] = defaultdict(list)  # owner → letters
-    rows = session.execute(
+    letters = _LetterRows(year, now, {c.id: c for c in campaigns}, windows)
+    # Owner by owner, so memory holds one owner's letters, not the year's. Shifts are sorted
+    # by each owner's first new letter: the order one pass over the contacts would give.
+    shifts: list[tuple[int, list[str]]] = []
+    with (
+        copy_writer(
+            session,
+            _LETTERS,
+            _LetterRows.COLUMNS,
+            skip_conflicts=True,
+            order_by=("contact_id", "campaign_id"),  # the unique keys' order: pages fill in turn
+        ) as write,
+        closing(_BookedDays(session, year, managers)) as booked,
+    ):
+        for owner_id, wanted in _wanted_by_owner(session, year, windows, now.date(), report):
+            owner = managers[owner_id]
+            result = pace(
+                [PaceRequest((cid, w.campaign_id), start, w.end) for cid, w, start in wanted],
+                _schedule(owner),
+                cal,
+                booked=booked(owner_id),
+                seed=f"{year}:{owner_id}",
+            )
+            said = [f"{owner.name}: {shift}" for shift in result.earlier]
+            if result.unplaced:
+                said.append(
+                    f"{owner.name}: {len(result.unplaced)} letters found no day within the cap"
+                )
+            if said:
+                shifts.append((wanted[0][0], said))
+            write(letters.rows(owner, result.times))
+    report.added = letters.count
+    report.shifts = [said for _, owner_shifts in sorted(shifts) for said in owner_shifts]
+    if report.added >= _ANALYZE_AFTER:
+        refresh_statistics(session, _LETTERS)
+    return report
+
+
+_ANALYZE_AFTER = 10_000  # letters added; fewer do not change the planner's picture much
+_LETTERS = cast(Table, Letter.__table__)
+
+
+def _wanted_by_owner(
+    session: Session, year: int, windows: dict[int, Window], today: date, report: PlanReport
+) -> Iterator[tuple[int, list[tuple[int, Window, date]]]]:
+    """Each owner's letters still to plan, in contact and tag order, with the day each window
+    opens for them; what is not wanted is counted in the report on the way."""
+    planned = (
+        select(Letter.id)
+        .where(
+            Letter.contact_id == contact_tags.c.contact_id,
+            Letter.campaign_id == Campaign.id,
+            Letter.year == year,
+        )
+        .exists()
+    )
+    rows = stream_rows(
+        session,
         select(
+            Contact.owner_id,
             contact_tags.c.contact_id,
             contact_tags.c.tag_id,
-            Contact.owner_id,
             Contact.has_consent,
             Contact.unsubscribed_at,
             Contact.hard_bounced_at,
+            planned,
         )
         .join(Contact, Contact.id == contact_tags.c.contact_id)
+        .join(Campaign, Campaign.tag_id == contact_tags.c.tag_id)
         .where(contact_tags.c.tag_id.in_(list(windows)))
-        .order_by(contact_tags.c.contact_id, contact_tags.c.tag_id)
+        .order_by(Contact.owner_id, contact_tags.c.contact_id, contact_tags.c.tag_id),
     )
-    today = now.date()
-    for contact_id, tag_id, owner_id, has_consent, unsubscribed_at, bounced_at in rows:
-        window = windows[tag_id]
-        if (contact_id, window.campaign_id) in planned:
-            report.already_planned += 1
-        elif reason := mailing_block(has_consent, unsubscribed_at, bounced_at):
-            report.skipped[reason] += 1
-        elif window.end < today:
-            report.window_passed += 1
-        else:
-            wanted[owner_id].append((contact_id, window))
-    booked = _booked_days(session, year, managers)
-    by_id = {c.id: c for c in campaigns}
-    new_rows: list[dict[str, object]] = []
-    for owner_id, letters in wanted.items():
-        owner = managers[owner_id]
-        tz = ZoneInfo(owner.timezone)
-        requests = [
-            PaceRequest((contact_id, w.campaign_id), max(w.start, today), w.end)
-            for contact_id, w in letters
-        ]
-        result = pace(
-            requests, _schedule(owner), cal, booked=booked.get(owner_id), seed=f"{year}:{owner_id}"
-        )
-        for shift in result.earlier:
-            report.shifts.append(f"{owner.name}: {shift}")
-        by_key = dict(((contact_id, w.campaign_id), w) for contact_id, w in letters)
-        for (contact_id, campaign_id), at in result.times.items():
-            window = by_key[(contact_id, campaign_id)]
-            at = max(at, now)  # a window already open: what falls in the past goes now
-            campaign = by_id[campaign_id]
-            new_rows.append(
-                {
-                    "contact_id": contact_id,
-                    "campaign_id": campaign_id,
-                    "tag_id": campaign.tag_id,
-                    "kind": campaign.letter_kind,
-                    "year": year,
-                    "status": LetterStatus.PLANNED,
-                    "occasion_name": campaign.occasion_name,
-                    "occasion_on": window.occasion,
-                    "planned_at": at,
-                    "due_at": at,
-                    "expires_at": datetime.combine(window.expires_on, time(23, 59), tz).astimezone(
-                        UTC
-                    ),
-                    "attempts": 0,
-                    "last_error": "",
-                    "is_possible_duplicate": False,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+    opens = {tag_id: (w, max(w.start, today)) for tag_id, w in windows.items()}
+    skipped = report.skipped
+    for owner_id, owner_rows in groupby(rows, key=itemgetter(0)):
+        wanted = []
+        for _, contact_id, tag_id, has_consent, unsubscribed_at, bounced_at, done in owner_rows:
+            window, start = opens[tag_id]
+            if done:
+                report.already_planned += 1
+            elif reason := mailing_block(has_consent, unsubscribed_at, bounced_at):
+                skipped[reason] += 1
+            elif window.end < today:
+                report.window_passed += 1
+            else:
+                wanted.append((contact_id, window, start))
+        if wanted:
+            yield owner_id, wanted
+
+
+class _LetterRows:
+    """Outbox rows for paced letters, as tuples: the per-campaign parts are made once."""
+
+    COLUMNS = (
+        "contact_id", "campaign_id", "planned_at", "due_at", "tag_id", "kind", "year", "status",
+        "occasion_name", "occasion_on", "attempts", "last_error", "is_possible_duplicate",
+        "created_at", "updated_at", "expires_at",
+    )  # fmt: skip
+
+    def __init__(
+        self, year: int, now: datetime, campaigns: dict[int, Campaign], windows: dict[int, Window]
+    ) -> None:
+        self.now = now
+        self.count = 0
+        self._windows = {w.campaign_id: w for w in windows.values()}
+        self._fixed = {
+            w.campaign_id: (
+                campaigns[w.campaign_id].tag_id,
+                campaigns[w.campaign_id].letter_kind,
+                year,
+                LetterStatus.PLANNED,
+                campaigns[w.campaign_id].occasion_name,
+                w.occasion,
+                0,
+                "",
+                False,
+                now,
+                now,
             )
-        if result.unplaced:
-            report.shifts.append(
-                f"{owner.name}: {len(result.unplaced)} letters found no day within the cap"
-            )
-    for start in range(0, len(new_rows), 10_000):
-        bulk_insert(
-            session, Letter.__table__, new_rows[start : start + 10_000], skip_conflicts=True
-        )
-    report.added = len(new_rows)
-    return report
+            for w in windows.values()
+        }
+        self._tails: dict[tuple[str, int], tuple[Any, ...]] = {}
+
+    def rows(self, owner: Manager, times: dict[Hashable, datetime]) -> Iterator[tuple[Any, ...]]:
+        """One owner's rows in the order pacing placed them."""
+        now = self.now
+        tails = {campaign: self._tail(owner.timezone, campaign) for campaign in self._fixed}
+        self.count += len(times)
+        for key, at in times.items():
+            contact_id, campaign_id = cast(tuple[int, int], key)
+            if at < now:  # a window already open: what falls in the past goes now
+                at = now
+            yield (contact_id, campaign_id, at, at) + tails[campaign_id]
+
+    def _tail(self, timezone: str, campaign_id: int) -> tuple[Any, ...]:
+        """The row's end: the campaign's fixed values and its last day in the owner's zone."""
+        key = (timezone, campaign_id)
+        if key not in self._tails:
+            expires_on = self._windows[campaign_id].expires_on
+            expires_at = datetime.combine(expires_on, time(23, 59), ZoneInfo(timezone))
+            self._tails[key] = self._fixed[campaign_id] + (expires_at.astimezone(UTC),)
+        return self._tails[key]
 
 
 def _schedule(owner: Manager) -> OwnerSchedule:
     return OwnerSchedule(owner.timezone, owner.work_starts_at, owner.work_ends_at, owner.daily_cap)
 
 
-def _booked_days(
-    session: Session, year: int, managers: dict[int, Manager]
-) -> dict[int, dict[date, int]]:
-    """Letters already planned per owner and local day, so a re-plan respects the cap."""
-    booked: dict[int, dict[date, int]] = defaultdict(Counter)
-    stmt = (
-        select(Contact.owner_id, Letter.planned_at)
-        .join(Contact, Contact.id == Letter.contact_id)
-        .where(Letter.year == year, Letter.status != LetterStatus.CANCELLED)
-    )
-    zones = {mid: ZoneInfo(m.timezone) for mid, m in managers.items()}
-    for owner_id, planned_at in session.execute(stmt):
-        booked[owner_id][planned_at.astimezone(zones[owner_id]).date()] += 1
-    return booked
+class _BookedDays:
+    """Letters already planned per local day of an owner, so a re-plan respects the cap.
+
+    Read alongside the contacts, owner by owner, instead of all at once: owners must be
+    asked for in ascending id order.
+    """
+
+    def __init__(self, session: Session, year: int, managers: dict[int, Manager]) -> None:
+        stmt = (
+            select(Contact.owner_id, Letter.planned_at)
+            .join(Contact, Contact.id == Letter.contact_id)
+            .where(Letter.year == year, Letter.status != LetterStatus.CANCELLED)
+            .order_by(Contact.owner_id)
+        )
+        self._managers = managers
+        self._rows = stream_rows(session, stmt)
+        self._groups = groupby(self._rows, key=itemgetter(0))
+        self._current = next(self._groups, None)
+
+    def __call__(self, owner_id: int) -> Counter[date] | None:
+        while self._current is not None and self._current[0] < owner_id:
+            self._current = next(self._groups, None)
+        if self._current is None or self._current[0] != owner_id:
+            return None
+        zone = ZoneInfo(self._managers[owner_id].timezone)
+        days = Counter(planned_at.astimezone(zone).date() for _, planned_at in self._current[1])
+        self._current = next(self._groups, None)
+        return days
+
+    def close(self) -> None:
+        """Close the cursor of owners not asked for."""
+        self._rows.close()

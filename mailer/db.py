@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import DateTime, Engine, Enum, MetaData, Table, create_engine, event, insert, text
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Enum,
+    Executable,
+    MetaData,
+    Row,
+    Table,
+    create_engine,
+    event,
+    insert,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -150,6 +165,203 @@ def refresh_statistics(session: Session, *tables: Table) -> None:
     if session.get_bind().dialect.name == "postgresql":
         for table in tables:
             session.execute(text(f'ANALYZE "{table.name}"'))
+
+
+def stream_rows(
+    session: Session, stmt: Executable, *, batch: int = 10_000
+) -> Generator[Row[*tuple[Any, ...]], None, None]:
+    """Rows of a query that is read to the end, `batch` at a time from a server-side cursor,
+    so memory stays flat however many there are; the session may write between batches.
+
+    PostgreSQL plans a cursor for its first rows (cursor_tuple_fraction 0.1): for a join of
+    millions of rows that means index scans at random, about twice as slow as the hash join
+    and sort it picks for a result read whole, so this cursor is planned for all of it.
+    """
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    options = {"yield_per": batch}
+    if connection.dialect.name != "postgresql":
+        with connection.execute(stmt, execution_options=options) as result:
+            yield from result
+        return
+    previous = connection.exec_driver_sql(
+        "SELECT current_setting('cursor_tuple_fraction')"
+    ).scalar_one()
+    connection.exec_driver_sql("SELECT set_config('cursor_tuple_fraction', '1', true)")
+    try:
+        result = connection.execute(stmt, execution_options=options)
+    finally:  # the plan is made when the cursor is declared: later queries keep the setting
+        connection.exec_driver_sql(
+            "SELECT set_config('cursor_tuple_fraction', %(value)s, true)", {"value": previous}
+        )
+    with result:
+        yield from result
+
+
+def copy_insert(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    skip_conflicts: bool = False,
+    order_by: Sequence[str] = (),
+) -> None:
+    """Insert many rows given as tuples in `columns` order: binary COPY on PostgreSQL, about
+    ten times cheaper per row than an executemany; bulk_insert elsewhere. See copy_writer.
+    """
+    with copy_writer(
+        session, table, columns, skip_conflicts=skip_conflicts, order_by=order_by
+    ) as write:
+        write(rows)
+
+
+@contextmanager
+def copy_writer(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    *,
+    skip_conflicts: bool = False,
+    order_by: Sequence[str] = (),
+) -> Iterator[Callable[[Iterable[Sequence[Any]]], None]]:
+    """A `write(rows)` to call as often as needed, with tuples in `columns` order; all the
+    rows are in the table when the block ends (in the session's transaction, as ever).
+    Values pass the columns' bind processors, as with bulk_insert. Rows are sent 10,000 at
+    a time, so the block may read from the session (a server-side cursor) between writes.
+
+    With skip_conflicts, PostgreSQL rows are copied into a temporary table and inserted from
+    it at the end, sorted by `order_by` (rows that share index pages go in together): first
+    by a plain INSERT in a savepoint, because ON CONFLICT DO NOTHING costs about a third more
+    per row, and only if that meets a unique violation (another transaction inserted some of
+    the rows meanwhile) again with ON CONFLICT DO NOTHING.
+    """
+    pending: list[Sequence[Any]] = []
+    if session.get_bind().dialect.name == "postgresql":
+        send, finish = _copy_sender(session, table, columns, skip_conflicts, order_by)
+    else:
+
+        def send(chunk: list[Sequence[Any]]) -> None:
+            dicts = [dict(zip(columns, row, strict=True)) for row in chunk]
+            bulk_insert(session, table, dicts, skip_conflicts=skip_conflicts)
+
+        def finish() -> None:
+            pass
+
+    def write(rows: Iterable[Sequence[Any]]) -> None:
+        pending.extend(rows)
+        while len(pending) >= _CHUNK:
+            send(pending[:_CHUNK])
+            del pending[:_CHUNK]
+
+    yield write
+    if pending:
+        send(pending)
+    finish()
+
+
+def _copy_sender(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    skip_conflicts: bool,
+    order_by: Sequence[str],
+) -> tuple[Callable[[list[Sequence[Any]]], None], Callable[[], None]]:
+    """(send a chunk by binary COPY, finish) for copy_writer on PostgreSQL."""
+    connection = session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    target = dialect.identifier_preparer.format_table(table)
+    names = ", ".join(quote(column) for column in columns)
+    attributes = connection.exec_driver_sql(
+        "SELECT attname, atttypid::int FROM pg_attribute"
+        " WHERE attrelid = %(table)s::regclass AND attnum > 0 AND NOT attisdropped",
+        {"table": target},
+    )
+    types: dict[str, int] = {name: oid for name, oid in attributes}
+    oids = [types[column] for column in columns]
+    processors = _bind_processors(table, columns, dialect)
+    stage = f"copy_stage_{uuid.uuid4().hex[:16]}" if skip_conflicts else None
+    if stage:
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP"
+            f" AS SELECT {names} FROM {target} WITH NO DATA"
+        )
+    raw = connection.connection.driver_connection
+    assert raw is not None  # a live session's connection
+
+    statement = f"COPY {stage or target} ({names}) FROM STDIN (FORMAT BINARY)"
+
+    def send(chunk: list[Sequence[Any]]) -> None:
+        try:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.set_types(oids)
+                for values in _processed(chunk, processors):
+                    copy.write_row(values)
+        except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy raises it: IntegrityError, ...
+            raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+
+    def finish() -> None:
+        if not stage:
+            return
+        select_staged = f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}"
+        if order_by:
+            select_staged += " ORDER BY " + ", ".join(quote(column) for column in order_by)
+        try:
+            with session.begin_nested():  # the SAVEPOINT goes out with session.connection()
+                session.connection().exec_driver_sql(select_staged)
+        except IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
+            connection.exec_driver_sql(select_staged + " ON CONFLICT DO NOTHING")
+        connection.exec_driver_sql(f"DROP TABLE {stage}")
+
+    return send, finish
+
+
+_CHUNK = 10_000
+_UNIQUE_VIOLATION = "23505"
+
+
+def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _bind_processors(
+    table: Table, columns: Sequence[str], dialect: Dialect
+) -> list[tuple[int, Callable[[Any], Any], str]]:
+    """(position, processor, memo key): columns of one type (by repr) share their memo."""
+    processors: list[tuple[int, Callable[[Any], Any], str]] = []
+    for index, column in enumerate(columns):
+        column_type = table.c[column].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((index, process, repr(column_type)))
+    return processors
+
+
+def _processed(
+    chunk: list[Sequence[Any]], processors: list[tuple[int, Callable[[Any], Any], str]]
+) -> Iterable[Sequence[Any]]:
+    """The chunk's rows with bind processors applied column by column, memoised: rows share
+    many values (timestamps, statuses), and a column at a time is cheaper than a row."""
+    if not processors:
+        return chunk
+    columns: list[Sequence[Any]] = list(zip(*chunk, strict=True))
+    memos: dict[str, dict[Any, Any]] = {}
+    for index, process, key in processors:
+        memo = memos.setdefault(key, {})
+        try:
+            columns[index] = [
+                memo[value] if value in memo else memo.setdefault(value, process(value))
+                for value in columns[index]
+            ]
+        except TypeError:  # an unhashable value
+            columns[index] = [process(value) for value in columns[index]]
+    return zip(*columns, strict=True)
 
 
 def init_app(app: Flask) -> None:
