@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from pg_schemas import PG_URL, drop_schema, pg_schema_url  # bench/ is on sys.path
 from sqlalchemy.orm import Session
 
 from mailer import schema
@@ -28,8 +26,6 @@ from mailer.demo import DEMO_MANAGERS, write_contacts_csv
 from mailer.importing import import_contacts
 from mailer.managers import add_manager
 from mailer.taxonomy import seed_tags
-
-PG_URL = os.environ.get("MAILER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def _run(url: str, csv_path: str, queue: mp.Queue) -> None:
@@ -58,19 +54,6 @@ def measure(url: str, csv_path: Path) -> tuple[int, int, int, float, int, int]:
     result = queue.get()
     proc.join()
     return result
-
-
-def pg_schema_url(admin_url: str) -> tuple[str, str]:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    sep = "&" if "?" in admin_url else "?"
-    return f"{admin_url}{sep}options=-csearch_path%3D{name}", name
-
-
-def drop_schema(admin_url: str, name: str) -> None:
-    with create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
 
 
 def main() -> int:

@@ -15,20 +15,19 @@ from __future__ import annotations
 import argparse
 import cProfile
 import multiprocessing as mp
-import os
 import queue as queue_module
 import random
 import resource
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from datetime import time as clock
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
+from pg_schemas import PG_URL, drop_schema, pg_schema_url  # bench/ is on sys.path
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from campaigns.defaults import seed_campaigns
@@ -38,7 +37,6 @@ from mailer.db import bulk_insert, copy_insert, make_engine, refresh_statistics
 from mailer.models import Contact, Letter, Manager, Tag, TagKind, contact_tags
 from mailer.taxonomy import seed_tags
 
-PG_URL = os.environ.get("MAILER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CONTACTS_PER_MANAGER = 400
 # Where a Russian sales team sits: mostly Moscow time, some in the Urals, Siberia, the Far East.
 ZONES = ["Europe/Moscow"] * 6 + ["Asia/Yekaterinburg", "Asia/Novosibirsk", "Asia/Vladivostok"]
@@ -190,19 +188,6 @@ def measure(url: str, n: int, year: int, profile: str | None) -> tuple[float, tu
     """(seconds to fill, (added, stored, skipped, window passed, seconds, peak KiB))."""
     filled = _in_process(_fill_and_report, url, n)
     return filled, _in_process(_plan, url, year, profile)
-
-
-def pg_schema_url(admin_url: str) -> tuple[str, str]:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    sep = "&" if "?" in admin_url else "?"
-    return f"{admin_url}{sep}options=-csearch_path%3D{name}", name
-
-
-def drop_schema(admin_url: str, name: str) -> None:
-    with create_engine(admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
 
 
 def main() -> int:
