@@ -19,7 +19,7 @@ It installs nothing. Start the sink first (Debian package `postfix`; its daemon 
     smtp-sink -c -u postfix 127.0.0.1:2525 1000 > /dev/null &
 
     .venv/bin/python bench/deliver.py [--letters 5000] [--sink 127.0.0.1:2525]
-        [--breakdown] [--profile FILE]
+        [--concurrency N] [--breakdown] [--profile FILE]
 
 --breakdown runs the product's path once more on a fresh database, timing each stage of a
 letter (claim, compose = render + MIME, SMTP, commits) in the sending threads; --profile
@@ -73,6 +73,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--letters", type=int, default=5000)
     parser.add_argument("--sink", default=SINK, help="host:port of smtp-sink")
+    parser.add_argument("--concurrency", type=int, help="default: the app's WORKER_CONCURRENCY")
     parser.add_argument("--breakdown", action="store_true", help="time each stage of a letter")
     parser.add_argument("--profile", help="write a cProfile of the sending threads here")
     args = parser.parse_args()
@@ -98,7 +99,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MAILER_INSTANCE_PATH"] = str(Path(tmp) / "instance")
-        app = _app(Path(tmp) / "deliver.sqlite3", host, port)
+        app = _app(Path(tmp) / "deliver.sqlite3", host, port, args.concurrency)
         print(f"{args.letters} letters to smtp-sink on {host}:{port}", flush=True)
         fill(app, args.letters)
         ours = deliver_all(app)
@@ -134,7 +135,7 @@ def main() -> int:
             f"with -d {ours.rate / rates[True]:.2f} (target >= 0.5)"
         )
         if args.breakdown or args.profile:
-            app = _app(Path(tmp) / "breakdown.sqlite3", host, port)
+            app = _app(Path(tmp) / "breakdown.sqlite3", host, port, args.concurrency)
             fill(app, args.letters)
             breakdown(app, args.profile)
     return 0
@@ -149,18 +150,19 @@ def _sink_is_listening(host: str, port: int) -> bool:
         return False
 
 
-def _app(path: Path, host: str, port: int) -> Any:
+def _app(path: Path, host: str, port: int, concurrency: int | None) -> Any:
     from mailer import create_app
 
-    return create_app(
-        {
-            "DATABASE_URL": f"sqlite:///{path}",
-            "SECRET_KEY": "bench-secret",
-            "PUBLIC_BASE_URL": "https://mail.gifts.example",
-            "SMTP_HOST": host,
-            "SMTP_PORT": port,
-        }
-    )
+    config = {
+        "DATABASE_URL": f"sqlite:///{path}",
+        "SECRET_KEY": "bench-secret",
+        "PUBLIC_BASE_URL": "https://mail.gifts.example",
+        "SMTP_HOST": host,
+        "SMTP_PORT": port,
+    }
+    if concurrency:
+        config["WORKER_CONCURRENCY"] = concurrency
+    return create_app(config)
 
 
 def fill(app: Any, n: int) -> None:
