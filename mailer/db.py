@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any
 
 from flask import Flask, current_app
@@ -322,12 +321,6 @@ def _copy_sender(
 
 _CHUNK = 10_000
 _UNIQUE_VIOLATION = "23505"
-
-
-def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
-    iterator = iter(rows)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 def _bind_processors(
