@@ -283,18 +283,20 @@ def composed_letters(app: Any) -> list[Any]:
     """The letters just sent, composed again exactly as deliver_letter composes them."""
     from mailer.composing import LetterSettings, compose_letter
     from mailer.letters import LetterKind, Occasion
+    from mailer.managers import find_house_sender
     from mailer.models import Letter, Tag
 
     settings = LetterSettings.from_config(app.config)
     letters = []
     with app.extensions["mailer.sessionmaker"]() as session:
         tags = {t.id: t.code for t in session.scalars(select(Tag))}
+        house = find_house_sender(session)
         for letter in session.scalars(select(Letter).order_by(Letter.id)):
             letters.append(
                 compose_letter(
-                    session,
                     letter.contact,
                     LetterKind(letter.kind),
+                    house_sender=house,
                     now=letter.sent_at,
                     settings=settings,
                     tag_code=tags[letter.tag_id],

@@ -6,12 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from dateutil.rrule import rrulestr
-from sqlalchemy.orm import Session
 
 from mailer.letters import LetterKind, Occasion, Recipient, RenderedLetter, render_letter
-from mailer.managers import find_house_sender
 from mailer.mime import Address, build_message, make_message_id
-from mailer.models import Contact, Tag, TagKind
+from mailer.models import Contact, Manager, Tag, TagKind
 from mailer.sender import SenderIdentity, resolve_sender
 from mailer.signing import list_unsubscribe_headers
 
@@ -97,10 +95,10 @@ def letter_tag(contact: Contact, kind: LetterKind, code: str | None = None) -> T
 
 
 def compose_letter(
-    session: Session,
     contact: Contact,
     kind: LetterKind,
     *,
+    house_sender: Manager | None,
     now: datetime,
     settings: LetterSettings,
     tag_code: str | None = None,
@@ -110,10 +108,11 @@ def compose_letter(
     """Render and serialise the letter exactly as it would be sent now.
 
     A planned letter passes the occasion fixed by its campaign and, on a retry, the
-    Message-ID of its first attempt; a preview takes the tag's next occasion.
+    Message-ID of its first attempt; a preview takes the tag's next occasion. The house
+    sender is passed in (`find_house_sender`) so a batch looks it up once, not per letter.
     """
     tag = letter_tag(contact, kind, tag_code)
-    sender = resolve_sender(contact.owner, find_house_sender(session))
+    sender = resolve_sender(contact.owner, house_sender)
     month = None
     if tag is not None and kind is LetterKind.NEW_YEAR_CATALOGUE:
         month = rule_month(tag.occasion_rule)

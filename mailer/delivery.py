@@ -14,14 +14,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from mailer.composing import CompositionError, LetterSettings, compose_letter
+from mailer.composing import ComposedLetter, CompositionError, LetterSettings, compose_letter
 from mailer.contacts import mailing_block
 from mailer.db import utcnow
 from mailer.letters import LetterKind, Occasion
 from mailer.lint import LetterLintError
-from mailer.models import DUE_STATUSES, HistoryEntry, HistoryKind, Letter, LetterStatus, Tag
+from mailer.managers import find_house_sender
+from mailer.models import (
+    DUE_STATUSES,
+    Contact,
+    HistoryEntry,
+    HistoryKind,
+    Letter,
+    LetterStatus,
+    Manager,
+    Tag,
+)
 from mailer.sender import SenderError
 from mailer.smtp import Outcome, SendResult, SmtpTransport
 
@@ -31,6 +41,8 @@ MAX_BACKOFF = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(days=5)
 # A claim older than this belongs to a worker that died (a send takes seconds, not minutes).
 STALE_CLAIM = timedelta(minutes=10)
+# Outcomes are committed this often while a batch goes out.
+COMMIT_EVERY = 20
 
 
 def backoff(attempts: int) -> timedelta:
@@ -102,49 +114,98 @@ def recover_stale_claims(
     return count
 
 
-def deliver_letter(
+def deliver_claimed(
     session: Session,
-    letter_id: int,
+    ids: list[int],
     transport: SmtpTransport,
     settings: LetterSettings,
     *,
     now: datetime,
-) -> LetterStatus:
-    """Send one claimed letter and write its outcome; every path ends in a commit."""
-    letter = session.get(Letter, letter_id)
-    if letter is None or letter.status is not LetterStatus.SENDING:
-        return letter.status if letter else LetterStatus.CANCELLED
+    concurrency: int = 4,
+) -> Counter[str]:
+    """Send this worker's claimed letters and write their outcomes back.
+
+    The batch is loaded in a few queries and composed at once; all its Message-IDs are
+    committed before the first byte goes out, so a retry repeats them. The letters then go
+    over `concurrency` SMTP sessions and outcomes are committed every few letters, which
+    keeps the letters a kill could catch in flight to a handful.
+    """
+    outcomes: Counter[str] = Counter()
+    house = find_house_sender(session)
+    tag_codes: dict[int, str] = {
+        tag_id: code for tag_id, code in session.execute(select(Tag.id, Tag.code))
+    }
+    outgoing: list[tuple[Letter, ComposedLetter]] = []
+    for letter in _claimed_letters(session, ids):
+        prepared = _prepare(letter, house, tag_codes, settings, now)
+        if isinstance(prepared, LetterStatus):
+            outcomes[prepared.value] += 1
+        else:
+            outgoing.append((letter, prepared))
+    session.commit()
+
+    def send(item: tuple[Letter, ComposedLetter]) -> SendResult:
+        composed = item[1]
+        envelope_from = settings.envelope_from or composed.sender.address
+        return transport.send(envelope_from, composed.recipient, composed.raw)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for done, (item, result) in enumerate(
+            zip(outgoing, pool.map(send, outgoing), strict=True), 1
+        ):
+            letter, composed = item
+            status = _record(session, letter, result, now, subject=composed.letter.subject)
+            outcomes[status.value] += 1
+            if done % COMMIT_EVERY == 0:
+                session.commit()
+    session.commit()
+    return outcomes
+
+
+def _claimed_letters(session: Session, ids: list[int]) -> list[Letter]:
+    """The claimed letters with their contacts, owners and tags, in three queries."""
+    query = (
+        select(Letter)
+        .where(Letter.id.in_(ids), Letter.status == LetterStatus.SENDING)
+        .options(joinedload(Letter.contact).selectinload(Contact.tags))
+        .order_by(Letter.id)
+    )
+    return list(session.scalars(query).unique())
+
+
+def _prepare(
+    letter: Letter,
+    house: Manager | None,
+    tag_codes: dict[int, str],
+    settings: LetterSettings,
+    now: datetime,
+) -> ComposedLetter | LetterStatus:
+    """The letter ready to send, or the status it ends in without being sent."""
     contact = letter.contact
     if now > letter.expires_at:
-        return _finish(session, letter, LetterStatus.EXPIRED, now, error="out of season")
+        return _finish(letter, LetterStatus.EXPIRED, now, error="out of season")
     if reason := mailing_block(
         contact.has_consent, contact.unsubscribed_at, contact.hard_bounced_at
     ):
-        return _finish(session, letter, LetterStatus.CANCELLED, now, error=reason)
-    tag = session.get(Tag, letter.tag_id)
+        return _finish(letter, LetterStatus.CANCELLED, now, error=reason)
     try:
         composed = compose_letter(
-            session,
             contact,
             LetterKind(letter.kind),
+            house_sender=house,
             now=now,
             settings=settings,
-            tag_code=tag.code if tag else None,
+            tag_code=tag_codes.get(letter.tag_id),
             occasion=Occasion(letter.occasion_name, letter.occasion_on)
             if letter.occasion_on
             else None,
             message_id=letter.message_id,
         )
     except (CompositionError, LetterLintError, SenderError, ValueError) as exc:
-        return _finish(session, letter, LetterStatus.FAILED, now, error=str(exc))
-    # The Message-ID is saved before the first byte goes out: a retry repeats it.
+        return _finish(letter, LetterStatus.FAILED, now, error=str(exc))
     letter.message_id = composed.message_id
     letter.sender_id = composed.sender.manager_id
-    session.commit()
-    result = transport.send(
-        settings.envelope_from or composed.sender.address, composed.recipient, composed.raw
-    )
-    return _record(session, letter, result, now, subject=composed.letter.subject)
+    return composed
 
 
 def _record(
@@ -162,31 +223,29 @@ def _record(
             )
         )
         letter.sent_at = now
-        return _finish(session, letter, LetterStatus.SENT, now)
+        return _finish(letter, LetterStatus.SENT, now)
     if result.outcome is Outcome.BOUNCED:
         letter.contact.hard_bounced_at = now  # 5xx: this address never gets another letter
-        return _finish(session, letter, LetterStatus.BOUNCED, now, error=result.message)
+        return _finish(letter, LetterStatus.BOUNCED, now, error=result.message)
     first = letter.first_attempt_at or now
     if now - first >= GIVE_UP_AFTER:
         return _finish(
-            session,
             letter,
             LetterStatus.FAILED,
             now,
             error=f"gave up after {GIVE_UP_AFTER.days} days: {result.message}",
         )
     letter.due_at = now + backoff(letter.attempts)
-    return _finish(session, letter, LetterStatus.DEFERRED, now, error=result.message)
+    return _finish(letter, LetterStatus.DEFERRED, now, error=result.message)
 
 
 def _finish(
-    session: Session, letter: Letter, status: LetterStatus, now: datetime, *, error: str = ""
+    letter: Letter, status: LetterStatus, now: datetime, *, error: str = ""
 ) -> LetterStatus:
     letter.status = status
     letter.last_error = error[:2000]
     letter.claim_token = None
     letter.updated_at = now
-    session.commit()
     return status
 
 
@@ -212,13 +271,8 @@ def deliver_due(
     with session_factory() as session:
         report.recovered = recover_stale_claims(session, now=now)
         ids = claim_due(session, now=now, limit=batch)
-    report.claimed = len(ids)
-
-    def one(letter_id: int) -> LetterStatus:
-        with session_factory() as session:
-            return deliver_letter(session, letter_id, transport, settings, now=now)
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for status in pool.map(one, ids):
-            report.outcomes[status.value] += 1
+        report.claimed = len(ids)
+        report.outcomes = deliver_claimed(
+            session, ids, transport, settings, now=now, concurrency=concurrency
+        )
     return report

@@ -139,6 +139,19 @@ class _Handler:
     def __init__(self, owner: ScriptedSmtpServer) -> None:
         self.owner = owner
 
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.owner.pipelining:  # aiosmtpd reads commands in order, so it can honour it
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -210,6 +223,7 @@ class ScriptedSmtpServer:
         tls: TlsFiles | None = None,
         require_starttls: bool = False,
         implicit_tls: bool = False,
+        pipelining: bool = False,
     ) -> None:
         self.host = HOST
         self.port = 0
@@ -217,6 +231,7 @@ class ScriptedSmtpServer:
         self.tls = tls
         self.require_starttls = require_starttls
         self.implicit_tls = implicit_tls  # TLS from the first byte (port 465 style), no STARTTLS
+        self.pipelining = pipelining  # offer PIPELINING (RFC 2920) in the EHLO reply
         self.logins: list[str] = []
         self._rules: list[Rule] = []
         self._messages: list[ReceivedMessage] = []

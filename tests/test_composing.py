@@ -55,7 +55,7 @@ def house(session):
 def test_the_letter_comes_from_the_owner_in_every_field(session, petr, house):
     contact = make_contact(session, owner=petr, first_name="Мария", tags="строители, НГ август")
     composed = compose_letter(
-        session, contact, LetterKind.NEW_YEAR_CATALOGUE, now=NOW, settings=SETTINGS
+        contact, LetterKind.NEW_YEAR_CATALOGUE, house_sender=house, now=NOW, settings=SETTINGS
     )
     msg = parse(composed.raw)
     assert msg["From"].addresses[0].display_name == "Пётр Петров"
@@ -77,7 +77,9 @@ def test_a_transfer_made_before_rendering_changes_the_sender(session, petr, hous
     from mailer.transfers import transfer_contacts
 
     transfer_contacts(session, [contact], anna)
-    composed = compose_letter(session, contact, LetterKind.MAR8, now=NOW, settings=SETTINGS)
+    composed = compose_letter(
+        contact, LetterKind.MAR8, house_sender=house, now=NOW, settings=SETTINGS
+    )
     msg = parse(composed.raw)
     assert msg["From"].addresses[0].display_name == "Анна Смирнова"
     assert msg["Reply-To"].addresses[0].addr_spec == "anna@gifts.example"
@@ -86,7 +88,9 @@ def test_a_transfer_made_before_rendering_changes_the_sender(session, petr, hous
 def test_an_inactive_owner_resolves_to_the_house_sender_whole(session, petr, house):
     contact = make_contact(session, owner=petr, tags="23")
     petr.is_active = False
-    composed = compose_letter(session, contact, LetterKind.FEB23, now=NOW, settings=SETTINGS)
+    composed = compose_letter(
+        contact, LetterKind.FEB23, house_sender=house, now=NOW, settings=SETTINGS
+    )
     msg = parse(composed.raw)
     assert msg["From"].addresses[0].addr_spec == "hello@gifts.example"
     assert msg["Reply-To"].addresses[0].addr_spec == "hello@gifts.example"
@@ -104,7 +108,7 @@ def test_without_an_active_owner_or_house_sender_nothing_is_sent(session):
 def test_the_message_is_multipart_alternative_with_one_click_unsubscribe(session, petr, house):
     contact = make_contact(session, owner=petr, tags="строители")
     composed = compose_letter(
-        session, contact, LetterKind.INDUSTRY_CATALOGUE, now=NOW, settings=SETTINGS
+        contact, LetterKind.INDUSTRY_CATALOGUE, house_sender=house, now=NOW, settings=SETTINGS
     )
     msg = parse(composed.raw)
     assert msg.get_content_type() == "multipart/alternative"
@@ -120,14 +124,18 @@ def test_the_message_is_multipart_alternative_with_one_click_unsubscribe(session
 
 def test_an_idn_address_goes_out_in_ascii(session, petr, house):
     contact = make_contact(session, owner=petr, email="ivan@пример.рф", tags="8")
-    composed = compose_letter(session, contact, LetterKind.MAR8, now=NOW, settings=SETTINGS)
+    composed = compose_letter(
+        contact, LetterKind.MAR8, house_sender=house, now=NOW, settings=SETTINGS
+    )
     assert parse(composed.raw)["To"].addresses[0].addr_spec == "ivan@xn--e1afmkfd.xn--p1ai"
 
 
 def test_a_letter_needs_the_tag_it_is_about(session, petr, house):
     contact = make_contact(session, owner=petr, tags="8")
     with pytest.raises(CompositionError, match="month"):
-        compose_letter(session, contact, LetterKind.NEW_YEAR_CATALOGUE, now=NOW, settings=SETTINGS)
+        compose_letter(
+            contact, LetterKind.NEW_YEAR_CATALOGUE, house_sender=house, now=NOW, settings=SETTINGS
+        )
 
 
 def test_the_programmers_day_moves_with_leap_years():

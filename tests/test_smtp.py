@@ -18,8 +18,7 @@ from mailer.smtp import Outcome, SmtpSettings, SmtpTransport, wire_payload
 from tests import conftest_smtp
 from tests.smtp_server import ScriptedSmtpServer, make_self_signed_cert
 
-# The SMTP fixtures, bound here too so this file does not depend on what conftest.py imports.
-smtp_server = conftest_smtp.smtp_server
+# The guard fixture, bound here too so this file does not depend on what conftest.py imports.
 no_unexpected_smtp = conftest_smtp.no_unexpected_smtp
 
 SENDER = "anna@gifts.example"
@@ -44,6 +43,13 @@ def settings_for(server: ScriptedSmtpServer, **overrides: object) -> SmtpSetting
         "port": server.port, "timeout": 2.0, "local_hostname": "mailer.test", **overrides
     }  # fmt: skip
     return SmtpSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
+def smtp_server(request: pytest.FixtureRequest) -> Iterator[ScriptedSmtpServer]:
+    """Every test here against a relay with and without PIPELINING: two code paths."""
+    with ScriptedSmtpServer(pipelining=request.param) as server:
+        yield server
 
 
 @pytest.fixture
@@ -201,7 +207,7 @@ def test_it_reopens_an_idle_connection_the_server_closed_before_sending(smtp_ser
 def test_it_retries_on_a_new_connection_when_a_reused_one_dies_at_mail(smtp_server, transport):
     raws = [letter("ivan@client.example") for _ in range(2)]
     transport.send(SENDER, "ivan@client.example", raws[0])
-    smtp_server.hang_up_at_mail()  # passes the NOOP check, then hangs up: the race a pool has
+    smtp_server.hang_up_at_mail()  # the pooled session dies at MAIL: the race a pool has
 
     result = transport.send(SENDER, "ivan@client.example", raws[1])
 
@@ -256,7 +262,10 @@ def test_it_keeps_at_most_the_limit_in_flight_per_domain_while_other_domains_pro
 
 def test_several_threads_share_one_transport_and_every_letter_arrives_once(smtp_server):
     raws = {f"u{i}@d{i % 4}.example": letter(f"u{i}@d{i % 4}.example") for i in range(40)}
-    with SmtpTransport(settings_for(smtp_server)) as transport, ThreadPoolExecutor(8) as pool:
+    with (
+        SmtpTransport(settings_for(smtp_server), max_idle=8) as transport,
+        ThreadPoolExecutor(8) as pool,
+    ):
         results = list(pool.map(lambda item: transport.send(SENDER, *item), raws.items()))
 
     assert {result.outcome for result in results} == {Outcome.SENT}
@@ -397,3 +406,20 @@ def test_the_wire_payload_is_crlf_dot_stuffed_and_terminated():
 def test_the_guard_fails_a_test_that_dials_an_unexpected_smtp_port():
     with pytest.raises(pytest.fail.Exception, match="unexpected SMTP connection"):
         smtplib.SMTP("127.0.0.1", 1, timeout=0.5)
+
+
+def test_with_pipelining_the_envelope_goes_out_in_one_write(smtp_server, transport, monkeypatch):
+    writes: list[bytes | str] = []
+    send = smtplib.SMTP.send
+
+    def counting_send(self: smtplib.SMTP, data: bytes | str) -> None:
+        writes.append(data)
+        send(self, data)
+
+    transport.send(SENDER, "ivan@client.example", letter("ivan@client.example"))  # connect
+    monkeypatch.setattr(smtplib.SMTP, "send", counting_send)
+    result = transport.send(SENDER, "olga@client.example", letter("olga@client.example"))
+
+    assert result.outcome is Outcome.SENT
+    # MAIL, RCPT and DATA in one write when the relay offers PIPELINING; then the message.
+    assert len(writes) == (2 if smtp_server.pipelining else 4)

@@ -13,6 +13,7 @@ from mailer.cli.session import unit_of_work
 from mailer.composing import LetterSettings, compose_letter
 from mailer.contacts import find_contact
 from mailer.letters import LetterKind
+from mailer.managers import find_house_sender
 
 letters = AppGroup("letters", help="Letters as their owners would write them.")
 
@@ -36,9 +37,9 @@ def preview_command(
     with unit_of_work(commit=False) as session:
         contact = find_contact(session, email)
         composed = compose_letter(
-            session,
             contact,
             LetterKind(kind),
+            house_sender=find_house_sender(session),
             now=now,
             tag_code=tag_code,
             settings=LetterSettings.from_config(current_app.config),
