@@ -2,15 +2,16 @@
 
 Three senders against the same sink, in one run:
 
-1. the product: `deliver_due` with `SmtpTransport` and the app's settings (batch and
-   concurrency as configured), run until every letter is sent, on a fresh SQLite database
-   of N consenting contacts with one planned letter each, made due now. Its rate includes
-   claiming, rendering, MIME, SMTP and the outcome written back: the rate the product has;
+1. the product: what `mailer deliver --once` runs (`deliver_in_processes` with the app's
+   settings: a process per core, batch and SMTP sessions as configured) until every letter
+   is sent, on a fresh SQLite database of N consenting contacts with one planned letter
+   each, made due now. Its rate includes claiming, rendering, MIME, SMTP and the outcome
+   written back: the rate the product has;
 2. Flask-Mail sending the same letters (subject, text, HTML, sender, recipient and
    List-Unsubscribe headers) the way its docs show for bulk mail: one `mail.connect()`,
    `conn.send(msg)` for each, so it too keeps one SMTP session instead of one per letter;
 3. Postfix's smtp-source, as the ceiling of the sink and the loopback: N messages of the
-   letters' mean size over as many sessions as the product's concurrency, once with a new
+   letters' mean size over as many sessions as the product opens in all, once with a new
    connection per message (as `smtp-source -s S -m N -l SIZE` does by default) and once
    with -d (connections kept, like the product's pool).
 
@@ -19,11 +20,11 @@ It installs nothing. Start the sink first (Debian package `postfix`; its daemon 
     smtp-sink -c -u postfix 127.0.0.1:2525 1000 > /dev/null &
 
     .venv/bin/python bench/deliver.py [--letters 5000] [--sink 127.0.0.1:2525]
-        [--concurrency N] [--breakdown] [--profile FILE]
+        [--concurrency N] [--processes N] [--breakdown] [--profile FILE]
 
---breakdown runs the product's path once more on a fresh database, timing each stage of a
-letter (claim, compose = render + MIME, SMTP, commits) in the sending threads; --profile
-writes a cProfile of all the sending threads of that run.
+--breakdown runs the product's path once more in one process on a fresh database, timing
+each stage (claim, load, compose = render + MIME, SMTP, commits); --profile writes a
+cProfile of the batches' main thread in that run.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ def main() -> int:
     parser.add_argument("--letters", type=int, default=5000)
     parser.add_argument("--sink", default=SINK, help="host:port of smtp-sink")
     parser.add_argument("--concurrency", type=int, help="default: the app's WORKER_CONCURRENCY")
+    parser.add_argument(
+        "--processes", type=int, help="sending processes; default: the app's, one per core"
+    )
     parser.add_argument("--breakdown", action="store_true", help="time each stage of a letter")
     parser.add_argument("--profile", help="write a cProfile of the sending threads here")
     args = parser.parse_args()
@@ -97,16 +101,20 @@ def main() -> int:
         print("Flask-Mail is missing: pip install -e '.[bench]'", file=sys.stderr)
         return 2
 
+    from mailer.workers import default_processes
+
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MAILER_INSTANCE_PATH"] = str(Path(tmp) / "instance")
         app = _app(Path(tmp) / "deliver.sqlite3", host, port, args.concurrency)
         print(f"{args.letters} letters to smtp-sink on {host}:{port}", flush=True)
         fill(app, args.letters)
-        ours = deliver_all(app)
+        processes = args.processes or app.config["WORKER_PROCESSES"] or default_processes()
+        ours = deliver_all(app, processes)
         print(
-            f"mailer deliver_due: {ours.sent} sent in {ours.seconds:.2f} s = "
-            f"{ours.rate:.0f} letters/s (batch {app.config['WORKER_BATCH']}, concurrency "
-            f"{app.config['WORKER_CONCURRENCY']}, process CPU {ours.cpu:.1f} s)",
+            f"mailer deliver --once: {ours.sent} sent in {ours.seconds:.2f} s = "
+            f"{ours.rate:.0f} letters/s ({processes} processes, batch "
+            f"{app.config['WORKER_BATCH']}, {app.config['WORKER_CONCURRENCY']} SMTP sessions "
+            f"each; CPU {ours.cpu:.1f} s)",
             flush=True,
         )
         letters = composed_letters(app)
@@ -118,7 +126,7 @@ def main() -> int:
             f"{flask_rate:.0f} letters/s",
             flush=True,
         )
-        sessions = app.config["WORKER_CONCURRENCY"]
+        sessions = app.config["WORKER_CONCURRENCY"] * processes
         rates = {}
         for keep in (False, True):
             seconds = run_smtp_source(source, host, port, len(letters), size, sessions, keep)
@@ -243,40 +251,34 @@ class Delivered:
         return self.sent / self.seconds
 
 
-def deliver_all(app: Any) -> Delivered:
+def deliver_all(app: Any, processes: int) -> Delivered:
     """The product's path, as `mailer deliver --once` runs it: batches until none is due."""
-    from mailer.composing import LetterSettings
-    from mailer.delivery import deliver_due
     from mailer.models import Letter, LetterStatus
-    from mailer.smtp import SmtpSettings, SmtpTransport
+    from mailer.workers import deliver_in_processes
 
     factory = app.extensions["mailer.sessionmaker"]
-    settings = LetterSettings.from_config(app.config)
-    outcomes: Counter[str] = Counter()
-    cpu = time.process_time()
+    cpu = _cpu_seconds()
     started = time.perf_counter()
-    with SmtpTransport(SmtpSettings.from_config(app.config)) as transport:
-        while True:
-            report = deliver_due(
-                factory,
-                transport,
-                settings,
-                batch=app.config["WORKER_BATCH"],
-                concurrency=app.config["WORKER_CONCURRENCY"],
-            )
-            outcomes.update(report.outcomes)
-            if report.claimed < app.config["WORKER_BATCH"]:
-                break
+    report = deliver_in_processes(app, threading.Event(), processes=processes, once=True)
     seconds = time.perf_counter() - started
-    cpu = time.process_time() - cpu
+    cpu = _cpu_seconds() - cpu
     with factory() as session:
         sent = session.scalar(
             select(func.count()).select_from(Letter).where(Letter.status == LetterStatus.SENT)
         )
         total = session.scalar(select(func.count()).select_from(Letter))
-    if sent != total or outcomes != Counter({"sent": total}):
-        raise SystemExit(f"not every letter was sent: {outcomes}, {sent} of {total} in the db")
-    return Delivered(sent, seconds, cpu, outcomes)
+    if sent != total or report.outcomes != Counter({"sent": total}):
+        raise SystemExit(f"not every letter was sent: {report.outcomes}, {sent} of {total}")
+    return Delivered(sent, seconds, cpu, report.outcomes)
+
+
+def _cpu_seconds() -> float:
+    """CPU of this process and of its finished children (the sending processes)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def composed_letters(app: Any) -> list[Any]:
@@ -394,73 +396,58 @@ def _patched(target: Any, name: str, value: Any) -> Iterator[None]:
 
 
 def breakdown(app: Any, profile: str | None) -> None:
-    """Run the product's path again with each stage of a letter timed in its thread."""
+    """Run the product's path again in one process, timing each stage of a batch."""
     from mailer import composing, delivery, smtp
 
     stages = _Stages()
-    profiles: list[cProfile.Profile] = []
-    local = threading.local()
-    deliver_letter = delivery.deliver_letter
+    profiler = cProfile.Profile() if profile else None
+    deliver_claimed = delivery.deliver_claimed
 
     def profiled(*args: Any, **kwargs: Any) -> Any:
-        if not hasattr(local, "profile"):
-            local.profile = cProfile.Profile()
-            profiles.append(local.profile)
-        local.profile.enable()
+        assert profiler is not None
+        profiler.enable()
         try:
-            return deliver_letter(*args, **kwargs)
+            return deliver_claimed(*args, **kwargs)
         finally:
-            local.profile.disable()
+            profiler.disable()
 
     patches = [
         (delivery, "recover_stale_claims"),
         (delivery, "claim_due"),
+        (delivery, "_claimed_letters"),
         (delivery, "compose_letter"),
         (composing, "render_letter"),
         (composing, "build_message"),
-        (composing, "find_house_sender"),
         (smtp.SmtpTransport, "send"),
-        (smtp.SmtpTransport, "_checkout"),
         (smtp.SmtpTransport, "_transact"),
         (Session, "commit"),
-        (Session, "get"),
     ]
     with ExitStack() as stack:
         for target, name in patches:
             stack.enter_context(_patched(target, name, stages.wrap(name, getattr(target, name))))
-        letter = stages.wrap("deliver_letter", profiled if profile else deliver_letter)
-        stack.enter_context(_patched(delivery, "deliver_letter", letter))
-        result = deliver_all(app)
-    if profile:
-        stats = None
-        for one in profiles:
-            one.create_stats()
-            if stats is None:
-                import pstats
-
-                stats = pstats.Stats(one)
-            else:
-                stats.add(one)
-        if stats is not None:
-            stats.dump_stats(profile)
-            print(f"profile of the sending threads written to {profile}")
+        batch = stages.wrap("deliver_claimed", profiled if profiler else deliver_claimed)
+        stack.enter_context(_patched(delivery, "deliver_claimed", batch))
+        result = deliver_all(app, processes=1)
+    if profiler is not None:
+        profiler.dump_stats(profile)
+        print(f"profile of deliver_claimed in the main thread (not the SMTP threads): {profile}")
     n = result.sent
     print(
-        f"\nbreakdown (instrumented run: {result.rate:.0f} letters/s, wall {result.seconds:.2f} s,"
-        f" process CPU {result.cpu:.2f} s, peak RSS "
+        f"\nbreakdown (one process, instrumented: {result.rate:.0f} letters/s, wall "
+        f"{result.seconds:.2f} s, CPU {result.cpu:.2f} s, peak RSS "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)"
     )
     print(f"{'stage':<22}{'calls':>7}{'ms/letter wall':>16}{'ms/letter CPU':>15}")
-    for name in ["deliver_letter", *(name for _, name in patches)]:
+    for name in ["deliver_claimed", *(name for _, name in patches)]:
         if stages.calls[name]:
             print(
                 f"{name:<22}{stages.calls[name]:>7}{stages.wall[name] * 1000 / n:>16.2f}"
                 f"{stages.cpu[name] * 1000 / n:>15.2f}"
             )
     print(
-        "(wall is summed over the sending threads, so it counts waiting for the GIL and for "
-        "the sink; CPU is the threads' own; _checkout, _transact are inside send; "
-        "render_letter, build_message, find_house_sender inside compose_letter)"
+        "(send and _transact run in the SMTP threads, so their wall is summed over threads and "
+        "counts waiting for the GIL and the sink; the rest is the main thread; render_letter "
+        "and build_message are inside compose_letter, which is inside deliver_claimed)"
     )
 
 

@@ -32,7 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": "",
     "SMTP_PER_DOMAIN_LIMIT": 2,
     "WORKER_BATCH": 100,
-    "WORKER_CONCURRENCY": 4,
+    "WORKER_CONCURRENCY": 4,  # SMTP sessions in flight per process
+    "WORKER_PROCESSES": None,  # None: one per CPU core (`mailer deliver`, `mailer worker`)
 }
 
 

@@ -255,6 +255,11 @@ class DeliveryReport:
     recovered: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: DeliveryReport) -> None:
+        self.claimed += other.claimed
+        self.recovered += other.recovered
+        self.outcomes.update(other.outcomes)
+
 
 def deliver_due(
     session_factory: Callable[[], Session],

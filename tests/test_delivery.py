@@ -15,7 +15,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaigns.planning import plan_year
 from mailer.composing import LetterSettings
@@ -31,6 +31,7 @@ from mailer.delivery import (
 from mailer.models import HistoryEntry, HistoryKind, Letter, LetterStatus
 from mailer.smtp import SmtpSettings, SmtpTransport
 from mailer.transfers import transfer_contacts
+from mailer.workers import deliver_in_processes
 from tests.factories import make_contact, make_manager
 
 JAN_1 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
@@ -235,6 +236,31 @@ def test_deliver_once_command_sends_what_is_due(runner, app, session, smtp_serve
     assert len(smtp_server.accepted) == 2
 
 
+def test_several_processes_share_the_queue_and_send_each_letter_once(app, session, smtp_server):
+    contacts, due = planned(session, 30)
+    app.config.update(SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, WORKER_BATCH=4)
+    with session_scope(app) as s:  # due now: the loop sends at the present moment
+        s.execute(update(Letter).values(due_at=datetime.now(UTC) - timedelta(minutes=1)))
+        s.execute(update(Letter).values(expires_at=datetime.now(UTC) + timedelta(days=1)))
+        s.commit()
+    batches: list[int] = []
+
+    report = deliver_in_processes(
+        app,
+        threading.Event(),
+        processes=3,
+        once=True,
+        on_batch=lambda batch: batches.append(batch.claimed),
+    )
+
+    assert report.outcomes == {"sent": 30} and sum(batches) == 30
+    assert len(batches) >= 8  # 30 letters in batches of at most 4, reported by the children
+    received = Counter(m.rcpt_tos[0] for m in smtp_server.accepted)
+    assert received == Counter({c.email: 1 for c in contacts})
+    session.expire_all()
+    assert {letter.status for letter in session.scalars(select(Letter))} == {LetterStatus.SENT}
+
+
 def test_a_worker_killed_mid_batch_loses_nothing(app, session, smtp_server, tmp_path, db_url):
     """SIGKILL a real `mailer worker` process while it sends; then finish the job."""
     contacts, _ = planned(session, 24)
@@ -253,6 +279,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(app, session, smtp_server, tmp_
         "MAILER_SMTP_PORT": str(smtp_server.port),
         "MAILER_WORKER_BATCH": "6",
         "MAILER_WORKER_CONCURRENCY": "3",
+        "MAILER_WORKER_PROCESSES": "2",  # the kill takes both sending processes down
     }
     worker = subprocess.Popen(
         [str(Path(sys.executable).with_name("mailer")), "worker", "--idle-seconds", "0.2"],
@@ -265,7 +292,11 @@ def test_a_worker_killed_mid_batch_loses_nothing(app, session, smtp_server, tmp_
         time.sleep(0.05)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
-    assert 0 < len(smtp_server.messages) < 24, "the kill must land mid-way"
+    time.sleep(0.5)  # let the server finish reading what was already on the wire
+    at_kill = len(smtp_server.messages)
+    assert 0 < at_kill < 24, "the kill must land mid-way"
+    time.sleep(0.5)
+    assert len(smtp_server.messages) == at_kill, "the worker's processes died with it"
 
     smtp_server.script(None)  # no more delay
     later = datetime.now(UTC) + STALE_CLAIM + timedelta(minutes=1)
@@ -285,4 +316,4 @@ def test_a_worker_killed_mid_batch_loses_nothing(app, session, smtp_server, tmp_
     twice = {email for email, n in received.items() if n > 1}
     marked = {letter.contact.email for letter in letters if letter.is_possible_duplicate}
     assert twice <= marked
-    assert len(marked) <= 6  # at most the letters in flight (one batch) at the kill
+    assert len(marked) <= 2 * 6  # at most the letters in flight (a batch per process)

@@ -10,18 +10,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from mailer.composing import LetterSettings
-from mailer.delivery import DeliveryReport, deliver_due
+from mailer.delivery import DeliveryReport
 from mailer.scheduling import Scheduler
 from mailer.sink import SmtpSink
-from mailer.smtp import SmtpSettings, SmtpTransport
-
-
-def smtp_settings(app: Flask) -> SmtpSettings:
-    """The configured relay, or the embedded sink's address when none is configured."""
-    config = dict(app.config)
-    config["SMTP_HOST"] = config.get("SMTP_HOST") or "127.0.0.1"
-    return SmtpSettings.from_config(config)
+from mailer.workers import default_processes, deliver_in_processes, deliver_loop, describe
 
 
 def uses_embedded_sink(app: Flask) -> bool:
@@ -32,22 +24,6 @@ def outbox_folder(app: Flask) -> Path:
     return Path(app.instance_path) / "outbox"
 
 
-def _deliver(app: Flask, transport: SmtpTransport) -> DeliveryReport:
-    return deliver_due(
-        app.extensions["mailer.sessionmaker"],
-        transport,
-        LetterSettings.from_config(app.config),
-        batch=app.config["WORKER_BATCH"],
-        concurrency=app.config["WORKER_CONCURRENCY"],
-    )
-
-
-def _describe(report: DeliveryReport) -> str:
-    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "nothing due"
-    recovered = f"; {report.recovered} stale claims recovered" if report.recovered else ""
-    return f"claimed {report.claimed}: {outcomes}{recovered}"
-
-
 def _stop_event() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -55,37 +31,56 @@ def _stop_event() -> threading.Event:
     return stop
 
 
-def run_worker(app: Flask, stop: threading.Event, *, idle_seconds: float = 5.0) -> None:
-    """Deliver continuously until `stop` is set; sleeps only when nothing was due."""
-    with SmtpTransport(smtp_settings(app)) as transport:
-        while not stop.is_set():
-            report = _deliver(app, transport)
-            if report.claimed:
-                click.echo(_describe(report))
-            else:
-                stop.wait(idle_seconds)
+def _processes(app: Flask, option: int | None) -> int:
+    configured = option or app.config.get("WORKER_PROCESSES")
+    return int(configured) if configured else default_processes()
+
+
+def _echo_batch(report: DeliveryReport) -> None:
+    click.echo(describe(report))
+
+
+_PROCESSES_HELP = "Sending processes (default: WORKER_PROCESSES, else one per CPU core)."
 
 
 @click.command("deliver")
 @click.option("--once", is_flag=True, required=True, help="Send what is due now, then stop.")
+@click.option("--processes", type=click.IntRange(min=1), help=_PROCESSES_HELP)
 @with_appcontext
-def deliver_command(once: bool) -> None:
+def deliver_command(once: bool, processes: int | None) -> None:
     """Send the letters that are due now."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    with SmtpTransport(smtp_settings(app)) as transport:
-        while True:
-            report = _deliver(app, transport)
-            click.echo(_describe(report))
-            if report.claimed < app.config["WORKER_BATCH"]:
-                break
+    try:
+        total = deliver_in_processes(
+            app,
+            _stop_event(),
+            processes=_processes(app, processes),
+            once=True,
+            on_batch=_echo_batch,
+        )
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"in all: {describe(total)}")
 
 
 @click.command("worker")
 @click.option("--idle-seconds", type=float, default=5.0, show_default=True)
+@click.option("--processes", type=click.IntRange(min=1), help=_PROCESSES_HELP)
 @with_appcontext
-def worker_command(idle_seconds: float) -> None:
+def worker_command(idle_seconds: float, processes: int | None) -> None:
     """Deliver continuously; several workers share the work through the database."""
-    run_worker(current_app._get_current_object(), _stop_event(), idle_seconds=idle_seconds)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        deliver_in_processes(
+            app,
+            _stop_event(),
+            processes=_processes(app, processes),
+            once=False,
+            idle_seconds=idle_seconds,
+            on_batch=_echo_batch,
+        )
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command("scheduler")
@@ -130,7 +125,14 @@ def run_command(host: str, port: int) -> None:
         click.echo(f"SMTP sink on 127.0.0.1:{sink.port}: letters arrive in {sink.folder}")
     scheduler = Scheduler(app)
     scheduler.start()
-    worker = threading.Thread(target=run_worker, args=(app, stop), name="worker", daemon=True)
+    # One delivery loop in a thread: forking beside the web and scheduler threads is unsafe,
+    # and one machine's demo volume needs no more.
+    worker = threading.Thread(
+        target=deliver_loop,
+        kwargs={"app": app, "stop": stop, "once": False, "on_batch": _echo_batch},
+        name="worker",
+        daemon=True,
+    )
     worker.start()
     server = make_server(host, port, app, threaded=True)
     web = threading.Thread(target=server.serve_forever, name="web", daemon=True)

@@ -1,0 +1,166 @@
+"""Delivery loops, in this process or in several.
+
+Composing a letter is CPU work in Python, so one process cannot use more than one core;
+`WORKER_PROCESSES` forked processes share the queue through the database the same way
+workers on several machines do (each claims its own batches), and report to the parent,
+which is the only one that prints.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from multiprocessing.synchronize import Event as ProcessEvent
+
+from flask import Flask
+
+from mailer.composing import LetterSettings
+from mailer.db import get_engine
+from mailer.delivery import DeliveryReport, deliver_due
+from mailer.smtp import SmtpSettings, SmtpTransport
+
+StopFlag = threading.Event | ProcessEvent
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def describe(report: DeliveryReport) -> str:
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "nothing due"
+    recovered = f"; {report.recovered} stale claims recovered" if report.recovered else ""
+    return f"claimed {report.claimed}: {outcomes}{recovered}"
+
+
+def deliver_loop(
+    app: Flask,
+    stop: StopFlag,
+    *,
+    once: bool,
+    idle_seconds: float = 5.0,
+    on_batch: Callable[[DeliveryReport], None] = lambda report: None,
+) -> DeliveryReport:
+    """Claim and send batches until nothing is due (`once`) or until `stop` is set.
+
+    A short batch means the queue is empty for now: `once` ends there, a worker sleeps.
+    """
+    batch = app.config["WORKER_BATCH"]
+    settings = LetterSettings.from_config(app.config)
+    total = DeliveryReport()
+    with SmtpTransport(SmtpSettings.from_config(app.config)) as transport:
+        while not stop.is_set():
+            report = deliver_due(
+                app.extensions["mailer.sessionmaker"],
+                transport,
+                settings,
+                batch=batch,
+                concurrency=app.config["WORKER_CONCURRENCY"],
+            )
+            total.add(report)
+            if report.claimed:
+                on_batch(report)
+            if report.claimed < batch:
+                if once:
+                    break
+                stop.wait(idle_seconds)
+    return total
+
+
+def deliver_in_processes(
+    app: Flask,
+    stop: StopFlag,
+    *,
+    processes: int,
+    once: bool,
+    idle_seconds: float = 5.0,
+    on_batch: Callable[[DeliveryReport], None] = lambda report: None,
+) -> DeliveryReport:
+    """`deliver_loop` in `processes` forked processes; returns their reports summed.
+
+    The children ignore Ctrl+C and SIGTERM and finish the batch in hand when the parent
+    passes `stop` on, so an interrupt never leaves letters half-sent; they die with the
+    parent when it is killed, and a killed child's claims go back to the queue through
+    `recover_stale_claims`. Raises if a child failed.
+    """
+    if processes <= 1:
+        return deliver_loop(app, stop, once=once, idle_seconds=idle_seconds, on_batch=on_batch)
+    context = multiprocessing.get_context("fork")  # the app and its config come along as is
+    shared_stop = context.Event()
+    reports: multiprocessing.Queue[DeliveryReport | None] = context.Queue()
+    children = [
+        context.Process(
+            target=_child,
+            args=(app, shared_stop, reports, once, idle_seconds, os.getpid()),
+            name=f"mailer-worker-{n}",
+        )
+        for n in range(processes)
+    ]
+    for child in children:
+        child.start()
+    total = DeliveryReport()
+    running = len(children)
+    while running:
+        if stop.is_set():
+            shared_stop.set()
+        try:
+            report = reports.get(timeout=0.2)
+        except queue.Empty:
+            if not any(child.is_alive() for child in children):
+                break  # every child is gone, some without saying goodbye
+            continue
+        if report is None:
+            running -= 1
+        else:
+            total.add(report)
+            on_batch(report)
+    for child in children:
+        child.join()
+    failed = [child.name for child in children if child.exitcode != 0]
+    if failed:
+        raise RuntimeError(
+            f"delivery process(es) {', '.join(failed)} failed; their claimed letters go back "
+            "to the queue after the stale-claim timeout"
+        )
+    return total
+
+
+def _child(
+    app: Flask,
+    stop: ProcessEvent,
+    reports: multiprocessing.Queue[DeliveryReport | None],
+    once: bool,
+    idle_seconds: float,
+    parent: int,
+) -> None:
+    _die_with(parent)
+    # The parent decides when to stop (it sets `stop`, never from a signal handler: setting a
+    # multiprocessing Event there can deadlock against a wait() in progress).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    get_engine(app).dispose(close=False)  # the parent's pooled connections are not ours
+    try:
+        deliver_loop(app, stop, once=once, idle_seconds=idle_seconds, on_batch=reports.put)
+    finally:
+        reports.put(None)
+        reports.close()
+        reports.join_thread()
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when the parent is, as one worker: `kill -9` on it stops every send.
+
+    Linux's PR_SET_PDEATHSIG; elsewhere the child finishes its loop on its own. Claims a
+    killed process held come back through `recover_stale_claims`.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def default_processes() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
