@@ -12,8 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from mailer.composing import ComposedLetter, CompositionError, LetterSettings, compose_letter
@@ -128,21 +129,31 @@ def deliver_claimed(
     The batch is loaded in a few queries and composed at once; all its Message-IDs are
     committed before the first byte goes out, so a retry repeats them. The letters then go
     over `concurrency` SMTP sessions and outcomes are committed every few letters, which
-    keeps the letters a kill could catch in flight to a handful.
+    keeps the letters a kill could catch in flight to a handful. The loaded rows are only
+    read; what changes is written back in a few executemany statements per commit.
     """
     outcomes: Counter[str] = Counter()
     house = find_house_sender(session)
     tag_codes: dict[int, str] = {
         tag_id: code for tag_id, code in session.execute(select(Tag.id, Tag.code))
     }
+    writes = _Writes(now)
     outgoing: list[tuple[Letter, ComposedLetter]] = []
     for letter in _claimed_letters(session, ids):
         prepared = _prepare(letter, house, tag_codes, settings, now)
-        if isinstance(prepared, LetterStatus):
-            outcomes[prepared.value] += 1
-        else:
+        if isinstance(prepared, ComposedLetter):
+            writes.message_ids.append(
+                {
+                    "id": letter.id,
+                    "message_id": prepared.message_id,
+                    "sender_id": prepared.sender.manager_id,
+                }
+            )
             outgoing.append((letter, prepared))
-    session.commit()
+        else:
+            writes.finish(letter, prepared)
+            outcomes[prepared.status.value] += 1
+    writes.commit(session)
 
     def send(item: tuple[Letter, ComposedLetter]) -> SendResult:
         composed = item[1]
@@ -154,11 +165,16 @@ def deliver_claimed(
             zip(outgoing, pool.map(send, outgoing), strict=True), 1
         ):
             letter, composed = item
-            status = _record(session, letter, result, now, subject=composed.letter.subject)
-            outcomes[status.value] += 1
+            end = _outcome(letter, result, now)
+            writes.finish(letter, end, sender_id=composed.sender.manager_id)
+            if end.status is LetterStatus.SENT:
+                writes.sent(letter, composed)
+            elif end.status is LetterStatus.BOUNCED:
+                writes.bounced.add(letter.contact_id)  # this address gets no other letter
+            outcomes[end.status.value] += 1
             if done % COMMIT_EVERY == 0:
-                session.commit()
-    session.commit()
+                writes.commit(session)
+    writes.commit(session)
     return outcomes
 
 
@@ -173,23 +189,33 @@ def _claimed_letters(session: Session, ids: list[int]) -> list[Letter]:
     return list(session.scalars(query).unique())
 
 
+@dataclass(frozen=True)
+class _End:
+    """How one attempt at a letter ends."""
+
+    status: LetterStatus
+    error: str = ""
+    code: int | None = None
+    due_at: datetime | None = None  # the next attempt, for a deferred letter
+
+
 def _prepare(
     letter: Letter,
     house: Manager | None,
     tag_codes: dict[int, str],
     settings: LetterSettings,
     now: datetime,
-) -> ComposedLetter | LetterStatus:
-    """The letter ready to send, or the status it ends in without being sent."""
+) -> ComposedLetter | _End:
+    """The letter ready to send, or how it ends without being sent."""
     contact = letter.contact
     if now > letter.expires_at:
-        return _finish(letter, LetterStatus.EXPIRED, now, error="out of season")
+        return _End(LetterStatus.EXPIRED, "out of season")
     if reason := mailing_block(
         contact.has_consent, contact.unsubscribed_at, contact.hard_bounced_at
     ):
-        return _finish(letter, LetterStatus.CANCELLED, now, error=reason)
+        return _End(LetterStatus.CANCELLED, reason)
     try:
-        composed = compose_letter(
+        return compose_letter(
             contact,
             LetterKind(letter.kind),
             house_sender=house,
@@ -202,51 +228,78 @@ def _prepare(
             message_id=letter.message_id,
         )
     except (CompositionError, LetterLintError, SenderError, ValueError) as exc:
-        return _finish(letter, LetterStatus.FAILED, now, error=str(exc))
-    letter.message_id = composed.message_id
-    letter.sender_id = composed.sender.manager_id
-    return composed
+        return _End(LetterStatus.FAILED, str(exc))
 
 
-def _record(
-    session: Session, letter: Letter, result: SendResult, now: datetime, *, subject: str
-) -> LetterStatus:
-    letter.last_code = result.code
+def _outcome(letter: Letter, result: SendResult, now: datetime) -> _End:
+    """What the relay's answer means for the letter: sent, bounced, retried or given up."""
     if result.outcome is Outcome.SENT:
-        session.add(
-            HistoryEntry(
-                contact_id=letter.contact_id,
-                kind=HistoryKind.SENT,
-                author_id=letter.sender_id,
-                body=f"«{subject}»",
-                created_at=now,
-            )
-        )
-        letter.sent_at = now
-        return _finish(letter, LetterStatus.SENT, now)
+        return _End(LetterStatus.SENT, code=result.code)
     if result.outcome is Outcome.BOUNCED:
-        letter.contact.hard_bounced_at = now  # 5xx: this address never gets another letter
-        return _finish(letter, LetterStatus.BOUNCED, now, error=result.message)
+        return _End(LetterStatus.BOUNCED, result.message, result.code)
     first = letter.first_attempt_at or now
     if now - first >= GIVE_UP_AFTER:
-        return _finish(
-            letter,
-            LetterStatus.FAILED,
-            now,
-            error=f"gave up after {GIVE_UP_AFTER.days} days: {result.message}",
+        error = f"gave up after {GIVE_UP_AFTER.days} days: {result.message}"
+        return _End(LetterStatus.FAILED, error, result.code)
+    due = now + backoff(letter.attempts)
+    return _End(LetterStatus.DEFERRED, result.message, result.code, due)
+
+
+@dataclass
+class _Writes:
+    """A batch's changes, gathered and then written in one executemany per kind."""
+
+    now: datetime
+    message_ids: list[dict[str, Any]] = field(default_factory=list)
+    letters: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    bounced: set[int] = field(default_factory=set)
+
+    def finish(self, letter: Letter, end: _End, *, sender_id: int | None = None) -> None:
+        self.letters.append(
+            {
+                "id": letter.id,
+                "status": end.status,
+                "last_error": end.error[:2000],
+                "last_code": end.code,
+                "claim_token": None,
+                "due_at": end.due_at or letter.due_at,
+                "sent_at": self.now if end.status is LetterStatus.SENT else letter.sent_at,
+                "sender_id": sender_id or letter.sender_id,
+                "updated_at": self.now,
+            }
         )
-    letter.due_at = now + backoff(letter.attempts)
-    return _finish(letter, LetterStatus.DEFERRED, now, error=result.message)
 
+    def sent(self, letter: Letter, composed: ComposedLetter) -> None:
+        self.history.append(
+            {
+                "contact_id": letter.contact_id,
+                "kind": HistoryKind.SENT,
+                "author_id": composed.sender.manager_id,
+                "body": f"«{composed.letter.subject}»",
+                "created_at": self.now,
+            }
+        )
 
-def _finish(
-    letter: Letter, status: LetterStatus, now: datetime, *, error: str = ""
-) -> LetterStatus:
-    letter.status = status
-    letter.last_error = error[:2000]
-    letter.claim_token = None
-    letter.updated_at = now
-    return status
+    def commit(self, session: Session) -> None:
+        if self.message_ids:
+            session.execute(update(Letter), self.message_ids)  # ORM bulk UPDATE by id
+        if self.letters:
+            session.execute(update(Letter), self.letters)
+        if self.history:
+            session.execute(insert(HistoryEntry), self.history)
+        if self.bounced:
+            session.execute(
+                update(Contact)
+                .where(Contact.id.in_(self.bounced), Contact.hard_bounced_at.is_(None))
+                .values(hard_bounced_at=self.now)
+                .execution_options(synchronize_session=False)
+            )
+        session.commit()
+        self.message_ids.clear()
+        self.letters.clear()
+        self.history.clear()
+        self.bounced.clear()
 
 
 @dataclass
