@@ -128,9 +128,10 @@ def deliver_claimed(
 
     The batch is loaded in a few queries and composed at once; all its Message-IDs are
     committed before the first byte goes out, so a retry repeats them. The letters then go
-    over `concurrency` SMTP sessions and outcomes are committed every few letters, which
-    keeps the letters a kill could catch in flight to a handful. The loaded rows are only
-    read; what changes is written back in a few executemany statements per commit.
+    over `concurrency` SMTP sessions and outcomes are committed every COMMIT_EVERY letters:
+    a kill leaves at most the rest of one batch `sending`, to be recovered and marked as
+    possible duplicates. The loaded rows are only read; changes go back in a few
+    executemany statements per commit.
     """
     outcomes: Counter[str] = Counter()
     house = find_house_sender(session)
@@ -142,13 +143,7 @@ def deliver_claimed(
     for letter in _claimed_letters(session, ids):
         prepared = _prepare(letter, house, tag_codes, settings, now)
         if isinstance(prepared, ComposedLetter):
-            writes.message_ids.append(
-                {
-                    "id": letter.id,
-                    "message_id": prepared.message_id,
-                    "sender_id": prepared.sender.manager_id,
-                }
-            )
+            writes.composed(letter, prepared)
             outgoing.append((letter, prepared))
         else:
             writes.finish(letter, prepared)
@@ -166,7 +161,7 @@ def deliver_claimed(
         ):
             letter, composed = item
             end = _outcome(letter, result, now)
-            writes.finish(letter, end, sender_id=composed.sender.manager_id)
+            writes.finish(letter, end)
             if end.status is LetterStatus.SENT:
                 writes.sent(letter, composed)
             elif end.status is LetterStatus.BOUNCED:
@@ -255,7 +250,17 @@ class _Writes:
     history: list[dict[str, Any]] = field(default_factory=list)
     bounced: set[int] = field(default_factory=set)
 
-    def finish(self, letter: Letter, end: _End, *, sender_id: int | None = None) -> None:
+    def composed(self, letter: Letter, composed: ComposedLetter) -> None:
+        """Its Message-ID and sender, committed before the first byte goes out."""
+        self.message_ids.append(
+            {
+                "id": letter.id,
+                "message_id": composed.message_id,
+                "sender_id": composed.sender.manager_id,
+            }
+        )
+
+    def finish(self, letter: Letter, end: _End) -> None:
         self.letters.append(
             {
                 "id": letter.id,
@@ -265,7 +270,6 @@ class _Writes:
                 "claim_token": None,
                 "due_at": end.due_at or letter.due_at,
                 "sent_at": self.now if end.status is LetterStatus.SENT else letter.sent_at,
-                "sender_id": sender_id or letter.sender_id,
                 "updated_at": self.now,
             }
         )

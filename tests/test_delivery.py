@@ -81,8 +81,10 @@ def test_a_due_letter_is_sent_once_and_kept_in_history(session, factory, transpo
     assert received.message_id == letter.message_id
     msg = BytesParser(policy=policy.default).parsebytes(received.data)
     assert msg["From"].addresses[0].addr_spec == "petr@gifts.example"
-    history = session.scalars(select(HistoryEntry).where(HistoryEntry.contact_id == contact.id))
-    assert [h.kind for h in history] == [HistoryKind.SENT]
+    [entry] = session.scalars(select(HistoryEntry).where(HistoryEntry.contact_id == contact.id))
+    assert entry.kind is HistoryKind.SENT and entry.created_at == due
+    assert entry.author_id == letter.sender_id is not None
+    assert entry.body == f"«{msg['Subject']}»"
     assert deliver(factory, transport, due + timedelta(hours=1)).claimed == 0
 
 
