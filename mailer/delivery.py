@@ -12,9 +12,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from mailer.composing import ComposedLetter, CompositionError, LetterSettings, compose_letter
@@ -110,7 +110,7 @@ def recover_stale_claims(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        count += result.rowcount or 0
+        count += cast(CursorResult[Any], result).rowcount or 0
     session.commit()
     return count
 

@@ -8,8 +8,9 @@ dies simply stops renewing, and another takes over after the lease time.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.db import bulk_insert
@@ -31,7 +32,7 @@ def acquire(session: Session, name: str, holder: str, *, now: datetime, ttl: tim
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return result.rowcount == 1
+    return cast(CursorResult[Any], result).rowcount == 1
 
 
 def release(session: Session, name: str, holder: str, *, now: datetime) -> None:

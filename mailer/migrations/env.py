@@ -28,5 +28,8 @@ connection = config.attributes.get("connection")
 if connection is not None:
     run_on(connection)
 else:
-    with make_engine(config.get_main_option("sqlalchemy.url")).begin() as conn:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("no database: set sqlalchemy.url or run `mailer db upgrade`")
+    with make_engine(url).begin() as conn:
         run_on(conn)
