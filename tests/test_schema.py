@@ -16,12 +16,12 @@ def test_the_migrations_create_exactly_the_models_tables(app):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
-    assert schema.current_revision(engine) == "0002"
+    assert schema.current_revision(engine) == "0003"
 
 
 def test_upgrade_twice_is_harmless(app):
     schema.upgrade(get_engine(app))
-    assert schema.current_revision(get_engine(app)) == "0002"
+    assert schema.current_revision(get_engine(app)) == "0003"
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path, monkeypatch):
@@ -55,7 +55,7 @@ def test_db_upgrade_command_creates_and_seeds_a_new_database(tmp_path, monkeypat
     runner = create_app().test_cli_runner()
     result = runner.invoke(args=["mailer", "db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "revision 0002; 23 tags and 23 campaigns added" in result.output
+    assert "revision 0003; 23 tags and 23 campaigns added" in result.output
     assert (tmp_path / "inst" / "mailer.sqlite3").exists()
 
 
