@@ -227,7 +227,9 @@ class _LetterRows:
         now = self.now
         tails = {campaign: self._tail(owner.timezone, campaign) for campaign in self._fixed}
         self.count += len(times)
-        for key, at in times.items():
+        # In contact order, not pacing's: a contact's letters then share the pages of the
+        # unique index, and the key check finds the contact row it has just locked.
+        for key, at in sorted(times.items()):
             contact_id, campaign_id = cast(tuple[int, int], key)
             if at < now:  # a window already open: what falls in the past goes now
                 at = now

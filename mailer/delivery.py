@@ -21,7 +21,16 @@ from mailer.contacts import mailing_block
 from mailer.db import utcnow
 from mailer.letters import LetterKind, Occasion
 from mailer.lint import LetterLintError
-from mailer.models import DUE_STATUSES, HistoryEntry, HistoryKind, Letter, LetterStatus, Tag
+from mailer.models import (
+    CLAIMABLE,
+    DUE_STATUSES,
+    IN_FLIGHT,
+    HistoryEntry,
+    HistoryKind,
+    Letter,
+    LetterStatus,
+    Tag,
+)
 from mailer.sender import SenderError
 from mailer.smtp import Outcome, SendResult, SmtpTransport
 
@@ -48,7 +57,7 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
     token = uuid.uuid4().hex
     candidates = (
         select(Letter.id)
-        .where(Letter.status.in_(DUE_STATUSES), Letter.due_at <= now)
+        .where(CLAIMABLE, Letter.due_at <= now)  # in those words, so ix_letters_due serves
         .order_by(Letter.due_at, Letter.id)
         .limit(limit)
     )
@@ -79,7 +88,7 @@ def recover_stale_claims(
     One that already had its Message-ID may have reached the server: it is marked as a
     possible duplicate and retried with the same Message-ID, so most receivers drop it.
     """
-    stale = (Letter.status == LetterStatus.SENDING, Letter.claimed_at < now - older_than)
+    stale = (IN_FLIGHT, Letter.claimed_at < now - older_than)  # as ix_letters_in_flight says
     count = 0
     for maybe_sent in (True, False):
         has_id = Letter.message_id.is_not(None) if maybe_sent else Letter.message_id.is_(None)

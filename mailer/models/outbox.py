@@ -23,10 +23,14 @@ class LetterStatus(enum.StrEnum):
     CANCELLED = "cancelled"  # consent withdrawn or address suppressed before sending
 
 
-_CLAIMED = text("claim_token IS NOT NULL")
-
 # Statuses a worker may claim.
 DUE_STATUSES = (LetterStatus.PLANNED, LetterStatus.DEFERRED)
+
+# Conditions of the partial indexes, written once for the index and the queries that need
+# it: SQLite uses a partial index only for a query that repeats its condition word for word.
+CLAIMABLE = text("status IN (" + ", ".join(f"'{status}'" for status in DUE_STATUSES) + ")")
+IN_FLIGHT = text(f"status = '{LetterStatus.SENDING}'")
+_CLAIMED = text("claim_token IS NOT NULL")
 
 
 class Letter(Base):
@@ -44,7 +48,15 @@ class Letter(Base):
         ForeignKeyConstraint(
             ["campaign_id", "tag_id"], ["campaigns.id", "campaigns.tag_id"], ondelete="CASCADE"
         ),
-        Index("ix_letters_status_due", "status", "due_at"),
+        # The claim's order; sent letters leave it, and no string is compared per entry.
+        Index("ix_letters_due", "due_at", "id", postgresql_where=CLAIMABLE, sqlite_where=CLAIMABLE),
+        # Stale claims of dead workers.
+        Index(
+            "ix_letters_in_flight",
+            "claimed_at",
+            postgresql_where=IN_FLIGHT,
+            sqlite_where=IN_FLIGHT,
+        ),
         # Only letters being sent carry a token: planned ones add no index entry.
         Index(
             "ix_letters_claim_token",

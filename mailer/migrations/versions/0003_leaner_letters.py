@@ -14,7 +14,9 @@ row and every index an entry per row. The tag of a letter is its campaign's tag,
   (contact_id, campaign_id, year) already implies (contact_id, tag_id, year), whose
   index is dropped;
 - (campaign_id, year) is queried by nothing;
-- claim_token is set only while a letter is being sent: its index holds only those rows.
+- claim_token is set only while a letter is being sent: its index holds only those rows;
+- the claim's index becomes (due_at, id) of claimable letters only, with no string to
+  compare per entry, and letters in flight get their own small index for stale claims.
 """
 
 import sqlalchemy as sa
@@ -26,11 +28,14 @@ branch_labels = None
 depends_on = None
 
 CLAIMED = sa.text("claim_token IS NOT NULL")
+CLAIMABLE = sa.text("status IN ('planned', 'deferred')")
+IN_FLIGHT = sa.text("status = 'sending'")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("campaigns") as batch_op:
-        batch_op.create_unique_constraint("uq_campaigns_id_tag_id", ["id", "tag_id"])
+    # An index, not a constraint: on SQLite a new constraint rebuilds the table, and
+    # dropping the old campaigns table would cascade to every letter.
+    op.create_index("uq_campaigns_id_tag_id", "campaigns", ["id", "tag_id"], unique=True)
     with op.batch_alter_table("letters") as batch_op:
         batch_op.drop_constraint("fk_letters_tag_id_tags", type_="foreignkey")
         batch_op.drop_constraint("fk_letters_campaign_id_campaigns", type_="foreignkey")
@@ -50,10 +55,26 @@ def upgrade() -> None:
             postgresql_where=CLAIMED,
             sqlite_where=CLAIMED,
         )
+        batch_op.drop_index("ix_letters_status_due")
+        batch_op.create_index(
+            "ix_letters_due",
+            ["due_at", "id"],
+            postgresql_where=CLAIMABLE,
+            sqlite_where=CLAIMABLE,
+        )
+        batch_op.create_index(
+            "ix_letters_in_flight",
+            ["claimed_at"],
+            postgresql_where=IN_FLIGHT,
+            sqlite_where=IN_FLIGHT,
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("letters") as batch_op:
+        batch_op.drop_index("ix_letters_in_flight")
+        batch_op.drop_index("ix_letters_due")
+        batch_op.create_index("ix_letters_status_due", ["status", "due_at"])
         batch_op.drop_index("ix_letters_claim_token")
         batch_op.create_index("ix_letters_claim_token", ["claim_token"])
         batch_op.create_index("ix_letters_campaign_year", ["campaign_id", "year"])
@@ -71,5 +92,4 @@ def downgrade() -> None:
         batch_op.create_foreign_key(
             "fk_letters_tag_id_tags", "tags", ["tag_id"], ["id"], ondelete="CASCADE"
         )
-    with op.batch_alter_table("campaigns") as batch_op:
-        batch_op.drop_constraint("uq_campaigns_id_tag_id", type_="unique")
+    op.drop_index("uq_campaigns_id_tag_id", "campaigns")
