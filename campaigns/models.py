@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, utcnow
@@ -18,6 +18,10 @@ class Campaign(Base):
     __table_args__ = (
         CheckConstraint("days_before >= 0", name="days_before_not_negative"),
         CheckConstraint("window_days > 0", name="window_days_positive"),
+        # What letters' (campaign_id, tag_id) key refers to: a letter's tag is its campaign's.
+        # An index, not a constraint: SQLite adds one without rebuilding the table (whose
+        # drop would cascade to the letters).
+        Index("uq_campaigns_id_tag_id", "id", "tag_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from campaigns.calendar import WorkCalendar
@@ -39,9 +40,12 @@ class OwnerSchedule:
             raise ValueError(f"daily_cap must not be negative, got {self.daily_cap}")
 
 
-@dataclass(frozen=True)
-class PaceRequest:
-    """One letter to place within a window of dates; the key is the caller's."""
+class PaceRequest(NamedTuple):
+    """One letter to place within a window of dates; the key is the caller's.
+
+    A named tuple, not a dataclass: a year's plan makes millions, and a tuple is made
+    several times faster.
+    """
 
     key: Hashable
     window_start: date

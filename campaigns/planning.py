@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 from campaigns.calendar import (
@@ -87,18 +87,13 @@ def plan_year(
         if window is not None:
             windows[campaign.tag_id] = window
     managers = {m.id: m for m in session.scalars(select(Manager))}
+    _hold_year(session, year)
     letters = _LetterRows(year, now, {c.id: c for c in campaigns}, windows)
     # Owner by owner, so memory holds one owner's letters, not the year's. Shifts are sorted
     # by each owner's first new letter: the order one pass over the contacts would give.
     shifts: list[tuple[int, list[str]]] = []
     with (
-        copy_writer(
-            session,
-            _LETTERS,
-            _LetterRows.COLUMNS,
-            skip_conflicts=True,
-            order_by=("contact_id", "campaign_id"),  # the unique keys' order: pages fill in turn
-        ) as write,
+        copy_writer(session, _LETTERS, _LetterRows.COLUMNS) as write,
         closing(_BookedDays(session, year, managers)) as booked,
     ):
         for owner_id, wanted in _wanted_by_owner(session, year, windows, now.date(), report):
@@ -127,6 +122,23 @@ def plan_year(
 
 _ANALYZE_AFTER = 10_000  # letters added; fewer do not change the planner's picture much
 _LETTERS = cast(Table, Letter.__table__)
+_PLANNING_LOCK = 0x706C616E  # "plan": the advisory lock's first key; the year is the second
+
+
+def _hold_year(session: Session, year: int) -> None:
+    """Plan a year one transaction at a time, so letters can be copied straight in.
+
+    Two planners of one year would both see a letter as new and the second would fail on
+    the unique constraint. On PostgreSQL the second waits here until the first commits;
+    its reads below then see the first's letters (read committed: a snapshot per
+    statement). SQLite lets one transaction write at a time and fails a writer whose
+    reads are stale, so a plan there never meets another's letters either.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key, :year)"),
+            {"key": _PLANNING_LOCK, "year": year},
+        )
 
 
 def _wanted_by_owner(
@@ -215,7 +227,9 @@ class _LetterRows:
         now = self.now
         tails = {campaign: self._tail(owner.timezone, campaign) for campaign in self._fixed}
         self.count += len(times)
-        for key, at in times.items():
+        # In contact order, not pacing's: a contact's letters then share the pages of the
+        # unique index, and the key check finds the contact row it has just locked.
+        for key, at in sorted(times.items()):
             contact_id, campaign_id = cast(tuple[int, int], key)
             if at < now:  # a window already open: what falls in the past goes now
                 at = now

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import enum
-import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import (
+    Connection,
     DateTime,
     Engine,
     Enum,
     Executable,
     MetaData,
+    Result,
     Row,
     Table,
     create_engine,
@@ -26,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -194,133 +196,158 @@ def stream_rows(
         connection.exec_driver_sql(
             "SELECT set_config('cursor_tuple_fraction', %(value)s, true)", {"value": previous}
         )
-    with result:
-        yield from result
+    try:
+        for partition in _fetched(connection, result):
+            yield from partition
+    finally:
+        pause_copy(connection)  # closing the cursor needs the connection too
+        result.close()
+
+
+def _fetched(connection: Connection, result: Result[Any]) -> Iterator[Sequence[Row[Any]]]:
+    """The result's batches; before each fetch, an open COPY on the connection is ended."""
+    partitions = result.partitions()
+    while True:
+        pause_copy(connection)
+        partition = next(partitions, None)
+        if partition is None:
+            return
+        yield partition
 
 
 def copy_insert(
-    session: Session,
-    table: Table,
-    columns: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    *,
-    skip_conflicts: bool = False,
-    order_by: Sequence[str] = (),
+    session: Session, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
     """Insert many rows given as tuples in `columns` order: binary COPY on PostgreSQL, about
     ten times cheaper per row than an executemany; bulk_insert elsewhere. See copy_writer.
     """
-    with copy_writer(
-        session, table, columns, skip_conflicts=skip_conflicts, order_by=order_by
-    ) as write:
+    with copy_writer(session, table, columns) as write:
         write(rows)
 
 
 @contextmanager
 def copy_writer(
-    session: Session,
-    table: Table,
-    columns: Sequence[str],
-    *,
-    skip_conflicts: bool = False,
-    order_by: Sequence[str] = (),
+    session: Session, table: Table, columns: Sequence[str]
 ) -> Iterator[Callable[[Iterable[Sequence[Any]]], None]]:
     """A `write(rows)` to call as often as needed, with tuples in `columns` order; all the
     rows are in the table when the block ends (in the session's transaction, as ever).
-    Values pass the columns' bind processors, as with bulk_insert. Rows are sent 10,000 at
-    a time, so the block may read from the session (a server-side cursor) between writes.
+    Values pass the columns' bind processors, as with bulk_insert.
 
-    With skip_conflicts, PostgreSQL rows are copied into a temporary table and inserted from
-    it at the end, sorted by `order_by` (rows that share index pages go in together): first
-    by a plain INSERT in a savepoint, because ON CONFLICT DO NOTHING costs about a third more
-    per row, and only if that meets a unique violation (another transaction inserted some of
-    the rows meanwhile) again with ON CONFLICT DO NOTHING.
+    On PostgreSQL one COPY stays open across writes, so the server inserts what was sent
+    while the caller computes the next rows (on another core). The session may still read
+    in the block: before any statement, or a fetch by stream_rows, the open COPY is ended,
+    and the next write starts another.
     """
-    pending: list[Sequence[Any]] = []
-    if session.get_bind().dialect.name == "postgresql":
-        send, finish = _copy_sender(session, table, columns, skip_conflicts, order_by)
-    else:
+    if session.get_bind().dialect.name != "postgresql":
 
-        def send(chunk: list[Sequence[Any]]) -> None:
-            dicts = [dict(zip(columns, row, strict=True)) for row in chunk]
-            bulk_insert(session, table, dicts, skip_conflicts=skip_conflicts)
+        def write(rows: Iterable[Sequence[Any]]) -> None:
+            for chunk in _chunks(rows):
+                dicts = [dict(zip(columns, row, strict=True)) for row in chunk]
+                bulk_insert(session, table, dicts)
 
-        def finish() -> None:
-            pass
-
-    def write(rows: Iterable[Sequence[Any]]) -> None:
-        pending.extend(rows)
-        while len(pending) >= _CHUNK:
-            send(pending[:_CHUNK])
-            del pending[:_CHUNK]
-
-    yield write
-    if pending:
-        send(pending)
-    finish()
+        yield write
+        return
+    copy = _OpenCopy(session.connection(), table, columns)
+    try:
+        yield copy.write
+    except BaseException as exc:
+        copy.end(exc)
+        raise
+    copy.end()
 
 
-def _copy_sender(
-    session: Session,
-    table: Table,
-    columns: Sequence[str],
-    skip_conflicts: bool,
-    order_by: Sequence[str],
-) -> tuple[Callable[[list[Sequence[Any]]], None], Callable[[], None]]:
-    """(send a chunk by binary COPY, finish) for copy_writer on PostgreSQL."""
-    connection = session.connection()
-    dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    target = dialect.identifier_preparer.format_table(table)
-    names = ", ".join(quote(column) for column in columns)
-    attributes = connection.exec_driver_sql(
-        "SELECT attname, atttypid::int FROM pg_attribute"
-        " WHERE attrelid = %(table)s::regclass AND attnum > 0 AND NOT attisdropped",
-        {"table": target},
-    )
-    types: dict[str, int] = {name: oid for name, oid in attributes}
-    oids = [types[column] for column in columns]
-    processors = _bind_processors(table, columns, dialect)
-    stage = f"copy_stage_{uuid.uuid4().hex[:16]}" if skip_conflicts else None
-    if stage:
-        connection.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP"
-            f" AS SELECT {names} FROM {target} WITH NO DATA"
+class _OpenCopy:
+    """A binary COPY into one table, begun on the first write and ended before the
+    connection is used for anything else (psycopg holds the connection for a COPY)."""
+
+    def __init__(self, connection: Connection, table: Table, columns: Sequence[str]) -> None:
+        dialect = connection.dialect
+        quote = dialect.identifier_preparer.quote
+        target = dialect.identifier_preparer.format_table(table)
+        names = ", ".join(quote(column) for column in columns)
+        self.statement = f"COPY {target} ({names}) FROM STDIN (FORMAT BINARY)"
+        attributes = connection.exec_driver_sql(
+            "SELECT attname, atttypid::int FROM pg_attribute"
+            " WHERE attrelid = %(table)s::regclass AND attnum > 0 AND NOT attisdropped",
+            {"table": target},
         )
-    raw = connection.connection.driver_connection
-    assert raw is not None  # a live session's connection
+        types: dict[str, int] = {name: oid for name, oid in attributes}
+        self._oids = [types[column] for column in columns]
+        self._processors = _bind_processors(table, columns, dialect)
+        self._dialect = dialect
+        self._connection = connection
+        raw = connection.connection.driver_connection
+        assert raw is not None  # a live session's connection
+        self._raw = raw
+        self._open: ExitStack | None = None
+        self._copy: Any = None
+        connection.info[_OPEN_COPY] = self
+        event.listen(connection, "before_cursor_execute", self._before_execute)
 
-    statement = f"COPY {stage or target} ({names}) FROM STDIN (FORMAT BINARY)"
+    def write(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Send rows, starting a COPY if none is open."""
+        with self._errors():
+            for chunk in _chunks(rows):
+                if self._open is None:
+                    self._begin()
+                write_row = self._copy.write_row
+                for values in _processed(chunk, self._processors):
+                    write_row(values)
 
-    def send(chunk: list[Sequence[Any]]) -> None:
-        try:
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                copy.set_types(oids)
-                for values in _processed(chunk, processors):
-                    copy.write_row(values)
-        except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy raises it: IntegrityError, ...
-            raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error) from exc
+    def end(self, exc: BaseException | None = None) -> None:
+        """End the open COPY, if any (and wait for the server to take all it was sent);
+        with `exc`, abort it. After the last one, stop watching the connection."""
+        self.pause(exc)
+        event.remove(self._connection, "before_cursor_execute", self._before_execute)
+        self._connection.info.pop(_OPEN_COPY, None)
 
-    def finish() -> None:
-        if not stage:
+    def pause(self, exc: BaseException | None = None) -> None:
+        """End the open COPY so the connection can serve another statement."""
+        if self._open is None:
             return
-        select_staged = f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}"
-        if order_by:
-            select_staged += " ORDER BY " + ", ".join(quote(column) for column in order_by)
-        try:
-            with session.begin_nested():  # the SAVEPOINT goes out with session.connection()
-                session.connection().exec_driver_sql(select_staged)
-        except IntegrityError as exc:
-            if getattr(exc.orig, "sqlstate", None) != _UNIQUE_VIOLATION:
-                raise
-            connection.exec_driver_sql(select_staged + " ON CONFLICT DO NOTHING")
-        connection.exec_driver_sql(f"DROP TABLE {stage}")
+        stack, self._open, self._copy = self._open, None, None
+        with self._errors():
+            if exc is None:
+                stack.close()
+            else:
+                stack.__exit__(type(exc), exc, exc.__traceback__)
 
-    return send, finish
+    def _begin(self) -> None:
+        stack = ExitStack()
+        cursor = stack.enter_context(self._raw.cursor())
+        self._copy = stack.enter_context(cursor.copy(self.statement))
+        self._copy.set_types(self._oids)
+        self._open = stack
+
+    def _before_execute(self, *_args: Any) -> None:
+        self.pause()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver errors as SQLAlchemy raises them (IntegrityError, ...)."""
+        error = self._dialect.loaded_dbapi.Error
+        try:
+            yield
+        except error as exc:
+            raise DBAPIError.instance(self.statement, None, exc, error) from exc
+
+
+def pause_copy(connection: Connection) -> None:
+    """End a copy_writer's open COPY on this connection, before reading from it."""
+    copy = connection.info.get(_OPEN_COPY)
+    if copy is not None:
+        copy.pause()
 
 
 _CHUNK = 10_000
-_UNIQUE_VIOLATION = "23505"
+_OPEN_COPY = "mailer.open_copy"
+
+
+def _chunks(rows: Iterable[Sequence[Any]]) -> Iterator[list[Sequence[Any]]]:
+    """Rows _CHUNK at a time: a column-wise pass over a chunk is cheaper than row by row."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, _CHUNK)):
+        yield chunk
 
 
 def _bind_processors(

@@ -24,7 +24,9 @@ from mailer.letters import LetterKind, Occasion
 from mailer.lint import LetterLintError
 from mailer.managers import find_house_sender
 from mailer.models import (
+    CLAIMABLE,
     DUE_STATUSES,
+    IN_FLIGHT,
     Contact,
     HistoryEntry,
     HistoryKind,
@@ -61,7 +63,7 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
     token = uuid.uuid4().hex
     candidates = (
         select(Letter.id)
-        .where(Letter.status.in_(DUE_STATUSES), Letter.due_at <= now)
+        .where(CLAIMABLE, Letter.due_at <= now)  # in those words, so ix_letters_due serves
         .order_by(Letter.due_at, Letter.id)
         .limit(limit)
     )
@@ -92,7 +94,7 @@ def recover_stale_claims(
     One that already had its Message-ID may have reached the server: it is marked as a
     possible duplicate and retried with the same Message-ID, so most receivers drop it.
     """
-    stale = (Letter.status == LetterStatus.SENDING, Letter.claimed_at < now - older_than)
+    stale = (IN_FLIGHT, Letter.claimed_at < now - older_than)  # as ix_letters_in_flight says
     count = 0
     for maybe_sent in (True, False):
         has_id = Letter.message_id.is_not(None) if maybe_sent else Letter.message_id.is_(None)
