@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, case, not_, select, update
+from sqlalchemy import case, not_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.contacts import Consent, ContactFields
 from mailer.db import bulk_insert, refresh_statistics, utcnow
+from mailer.gc_tuning import fewer_collections
 from mailer.import_rows import (
     REASON_HEADER,
     CleanRow,
@@ -28,6 +29,7 @@ from mailer.import_rows import (
     read_chunks,
     read_chunks_in_background,
 )
+from mailer.listparams import in_list_param
 from mailer.models import Contact, Manager, Tag, contact_tags
 from mailer.tabular import SourceRow, TableError, open_table
 from mailer.taxonomy import load_vocabulary
@@ -108,20 +110,21 @@ def import_contacts(
         report.rejected += 1
 
     try:
-        for chunk in chunks:
-            report.blank_rows += chunk.blank_rows
-            report.rows_read += len(chunk.rows) + len(chunk.rejects)
-            for source, reason in chunk.rejects:
-                reject(source, reason)
-            _store_chunk(session, chunk.rows, names, reject, report, is_same_company_ok)
-            if report.inserted >= max(2 * analysed_at, chunk_size):  # log2(N) times in all
-                refresh_statistics(session, Contact.__table__, contact_tags)
-                analysed_at = report.inserted
-            if not is_dry_run:
-                session.commit()
-            if progress:
-                progress(chunk.progress - done)
-                done = chunk.progress
+        with fewer_collections():
+            for chunk in chunks:
+                report.blank_rows += chunk.blank_rows
+                report.rows_read += len(chunk.rows) + len(chunk.rejects)
+                for source, reason in chunk.rejects:
+                    reject(source, reason)
+                _store_chunk(session, chunk.rows, names, reject, report, is_same_company_ok)
+                if report.inserted >= max(2 * analysed_at, chunk_size):  # log2(N) times in all
+                    refresh_statistics(session, Contact.__table__, contact_tags)
+                    analysed_at = report.inserted
+                if not is_dry_run:
+                    session.commit()
+                if progress:
+                    progress(chunk.progress - done)
+                    done = chunk.progress
     except TableError as exc:
         session.rollback()
         raise ImportFileError(str(exc)) from None
@@ -219,22 +222,25 @@ def _store_chunk(
     _link_tags(session, {ids[e]: t for e, t in links.items() if t}, list(updates), now)
 
 
-# The chunk's lookups, built once; an expanding parameter carries each chunk's keys.
-_KEYS = bindparam("keys", expanding=True)
-_BY_EMAIL = select(Contact.id, Contact.email, Contact.owner_id).where(Contact.email.in_(_KEYS))
-_IDS_BY_EMAIL = select(Contact.email, Contact.id).where(Contact.email.in_(_KEYS))
+# The chunk's lookups, built once; each chunk's keys are bound as one list parameter.
+_BY_EMAIL = select(Contact.id, Contact.email, Contact.owner_id).where(in_list_param(Contact.email))
+_IDS_BY_EMAIL = select(Contact.email, Contact.id).where(in_list_param(Contact.email))
 # Distinct (key, owner) pairs only: a big company must not fetch all its people.
-_PHONE_HOLDERS = select(Contact.phone, Contact.owner_id).where(Contact.phone.in_(_KEYS)).distinct()
+_PHONE_HOLDERS = (
+    select(Contact.phone, Contact.owner_id).where(in_list_param(Contact.phone)).distinct()
+)
 _COMPANY_HOLDERS = (
-    select(Contact.company_key, Contact.owner_id).where(Contact.company_key.in_(_KEYS)).distinct()
+    select(Contact.company_key, Contact.owner_id)
+    .where(in_list_param(Contact.company_key))
+    .distinct()
 )
 _ALIAS_HOLDERS = (
     select(Contact.company_alias_key, Contact.owner_id)
-    .where(Contact.company_alias_key.in_(_KEYS))
+    .where(in_list_param(Contact.company_alias_key))
     .distinct()
 )
 _LINKS = select(contact_tags.c.contact_id, contact_tags.c.tag_id).where(
-    contact_tags.c.contact_id.in_(_KEYS)
+    in_list_param(contact_tags.c.contact_id)
 )
 
 
