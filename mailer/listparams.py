@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, bindparam
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, UserDefinedType
