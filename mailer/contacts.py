@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from operator import attrgetter
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -61,7 +62,7 @@ class ContactFields:
 
     def __reduce__(self) -> tuple[type, tuple[object, ...]]:
         # Imports pickle these across processes; a field tuple loads 3x faster than a dict.
-        return (ContactFields, tuple(getattr(self, f) for f in _CONTACT_FIELDS))
+        return (ContactFields, _field_values(self))
 
     @property
     def company(self) -> str:
@@ -87,7 +88,8 @@ class ContactFields:
         }
 
 
-_CONTACT_FIELDS = tuple(f.name for f in dataclass_fields(ContactFields))
+# All the fields' values in declaration order, as a tuple (attrgetter of several names).
+_field_values = attrgetter(*(f.name for f in dataclass_fields(ContactFields)))
 
 
 def clean_fields(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from flask import Flask, current_app
@@ -119,11 +120,27 @@ def bulk_insert(
     session: Session, table: Table, rows: list[dict[str, Any]], *, skip_conflicts: bool = False
 ) -> None:
     """Insert many rows of the same keys with one executemany; optionally skip rows that
-    would break a unique constraint (ON CONFLICT DO NOTHING, SQLite and PostgreSQL).
+    would break a unique constraint (ON CONFLICT DO NOTHING, SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    tuples = [tuple(row[column] for column in columns) for row in rows]
+    insert_tuples(session, table, columns, tuples, skip_conflicts=skip_conflicts)
+
+
+def insert_tuples(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    skip_conflicts: bool = False,
+) -> None:
+    """bulk_insert for rows given as tuples in `columns` order, with one executemany.
 
     SQLAlchemy builds executemany parameters row by row, which for a wide table costs
-    several times the insert itself; here each column's bind processor is looked up once,
-    and its result memoised, since a chunk's rows share their timestamps.
+    several times the insert itself; here the columns' bind processors run column by
+    column, memoised (see _processed), and the driver gets the tuples as they are.
     """
     if not rows:
         return
@@ -133,27 +150,15 @@ def bulk_insert(
     if skip_conflicts:
         dialect_insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}[dialect.name]
         stmt = dialect_insert(table).on_conflict_do_nothing()
-    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
-    keys = list(compiled.positiontup or []) if compiled.positional else list(rows[0])
-    processors = []
-    for index, key in enumerate(keys):
-        process = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            processors.append((index, process, {}))
-    params: list[Any] = []
-    for row in rows:
-        values = [row[k] for k in keys]
-        for index, process, memo in processors:
-            raw = values[index]
-            try:
-                values[index] = memo[raw]
-            except KeyError:
-                values[index] = memo[raw] = process(raw)
-            except TypeError:  # unhashable value
-                values[index] = process(raw)
-        params.append(
-            tuple(values) if compiled.positional else dict(zip(keys, values, strict=True))
-        )
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    values: Iterable[Sequence[Any]] = _processed(rows, _bind_processors(table, columns, dialect))
+    if compiled.positional:
+        order = [columns.index(key) for key in compiled.positiontup or []]
+        if order != list(range(len(columns))):
+            values = map(itemgetter(*order), values)
+        params: list[Any] = list(values)
+    else:
+        params = [dict(zip(columns, row, strict=True)) for row in values]
     connection.exec_driver_sql(str(compiled), params)
 
 
@@ -242,8 +247,7 @@ def copy_writer(
 
         def write(rows: Iterable[Sequence[Any]]) -> None:
             for chunk in _chunks(rows):
-                dicts = [dict(zip(columns, row, strict=True)) for row in chunk]
-                bulk_insert(session, table, dicts)
+                insert_tuples(session, table, columns, chunk)
 
         yield write
         return
@@ -364,7 +368,7 @@ def _bind_processors(
 
 
 def _processed(
-    chunk: list[Sequence[Any]], processors: list[tuple[int, Callable[[Any], Any], str]]
+    chunk: Sequence[Sequence[Any]], processors: list[tuple[int, Callable[[Any], Any], str]]
 ) -> Iterable[Sequence[Any]]:
     """The chunk's rows with bind processors applied column by column, memoised: rows share
     many values (timestamps, statuses), and a column at a time is cheaper than a row."""

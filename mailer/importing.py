@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 
-from sqlalchemy import bindparam, case, not_, select, update
+from sqlalchemy import case, not_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from mailer.contacts import Consent, ContactFields
-from mailer.db import bulk_insert, refresh_statistics, utcnow
+from mailer.db import copy_insert, refresh_statistics, utcnow
+from mailer.gc_tuning import fewer_collections
 from mailer.import_rows import (
     REASON_HEADER,
     CleanRow,
@@ -28,6 +31,7 @@ from mailer.import_rows import (
     read_chunks,
     read_chunks_in_background,
 )
+from mailer.listparams import in_list_param
 from mailer.models import Contact, Manager, Tag, contact_tags
 from mailer.tabular import SourceRow, TableError, open_table
 from mailer.taxonomy import load_vocabulary
@@ -36,6 +40,10 @@ __all__ = ["REASON_HEADER", "ImportFileError", "ImportReport", "import_contacts"
 
 # Files larger than this are read and cleaned in a second process while this one stores.
 BACKGROUND_READ_BYTES = 2_000_000
+# Rows stored between two commits. A commit writes out every index page its rows touched,
+# and new e-mails land all over their index: committing every 1,000 rows rewrote most of
+# that index each time, about a quarter of SQLite's work. Memory depends on chunk_size only.
+COMMIT_ROWS = 5000
 
 
 @dataclass
@@ -71,8 +79,9 @@ def import_contacts(
 ) -> ImportReport:
     """Import a CSV or XLSX export; re-importing updates contacts by e-mail.
 
-    Commits chunk by chunk (a re-run after a crash updates what was already imported);
-    a dry run checks everything in one transaction and rolls it back.
+    Commits every COMMIT_ROWS rows or so, after a whole chunk (a re-run after a crash
+    updates what was already imported); a dry run checks everything in one transaction
+    and rolls it back.
     """
     try:
         table = open_table(path)
@@ -102,28 +111,37 @@ def import_contacts(
     )
     done = 0
     analysed_at = 0  # rows inserted when the statistics were last refreshed
+    uncommitted = 0  # rows stored since the last commit
 
     def reject(row: SourceRow, reason: str) -> None:
         rejects.add(row, reason)
         report.rejected += 1
 
     try:
-        for chunk in chunks:
-            report.blank_rows += chunk.blank_rows
-            report.rows_read += len(chunk.rows) + len(chunk.rejects)
-            for source, reason in chunk.rejects:
-                reject(source, reason)
-            _store_chunk(session, chunk.rows, names, reject, report, is_same_company_ok)
-            if report.inserted >= max(2 * analysed_at, chunk_size):  # log2(N) times in all
-                refresh_statistics(session, Contact.__table__, contact_tags)
-                analysed_at = report.inserted
+        with fewer_collections():
+            for chunk in chunks:
+                report.blank_rows += chunk.blank_rows
+                report.rows_read += len(chunk.rows) + len(chunk.rejects)
+                for source, reason in chunk.rejects:
+                    reject(source, reason)
+                _store_chunk(session, chunk.rows, names, reject, report, is_same_company_ok)
+                if report.inserted >= max(2 * analysed_at, chunk_size):  # log2(N) times in all
+                    refresh_statistics(session, Contact.__table__, contact_tags)
+                    analysed_at = report.inserted
+                uncommitted += len(chunk.rows)
+                if uncommitted >= COMMIT_ROWS and not is_dry_run:
+                    session.commit()
+                    uncommitted = 0
+                if progress:
+                    progress(chunk.progress - done)
+                    done = chunk.progress
             if not is_dry_run:
                 session.commit()
-            if progress:
-                progress(chunk.progress - done)
-                done = chunk.progress
     except TableError as exc:
-        session.rollback()
+        # The file broke between two chunks: what was stored before stays, as it would with
+        # a commit after every chunk.
+        if not is_dry_run:
+            session.commit()
         raise ImportFileError(str(exc)) from None
     finally:
         rejects.close()
@@ -144,26 +162,18 @@ def _store_chunk(
     """Insert or update the chunk's rows with a few set-based queries."""
     if not rows:
         return
-    emails = {r.fields.email for r in rows}
-    phones = {r.fields.phone for r in rows if r.fields.phone}
-    companies = {k for r in rows for k in _company_keys(r.fields)}
-    by_email = {e: (cid, oid) for cid, e, oid in session.execute(_BY_EMAIL, {"keys": list(emails)})}
-    # Who already holds each phone and company key (any holder but the row's owner blocks it).
-    holders: dict[tuple[str, str], set[int]] = {}
-    for kind, stmt, keys in (
-        ("phone", _PHONE_HOLDERS, phones),
-        ("company", _COMPANY_HOLDERS, companies),
-        ("company", _ALIAS_HOLDERS, companies),
-    ):
-        if keys:
-            for key, oid in session.execute(stmt, {"keys": list(keys)}):
-                holders.setdefault((kind, key), set()).add(oid)
+    connection = session.connection()
+    emails = list({r.fields.email for r in rows})
+    found = connection.execute(_BY_EMAIL, {"keys": emails}).all()
+    by_email = {e: (cid, oid) for cid, e, oid in found}
+    row_keys = [_holder_keys(r.fields) for r in rows]
+    holders = _holders(connection, row_keys)
 
     now = utcnow()
     inserts: dict[str, dict[str, object]] = {}
     updates: dict[int, dict[str, object]] = {}
     links: dict[str, set[int]] = {}
-    for row in rows:
+    for row, keys in zip(rows, row_keys, strict=True):
         f = row.fields
         existing = by_email.get(f.email)  # (id, owner); id 0: added earlier in this chunk
         owner_id = row.owner_id or (existing[1] if existing else None)
@@ -174,7 +184,7 @@ def _store_chunk(
             reject(row.source, f"owned by someone else: {names[existing[1]]}")
             continue
         if not is_same_company_ok and not existing:
-            conflict = _conflict(f, owner_id, holders)
+            conflict = _conflict(f, keys, owner_id, holders)
             if conflict:
                 what, oid = conflict
                 reject(
@@ -203,15 +213,17 @@ def _store_chunk(
             by_email[f.email] = (0, owner_id)
         links.setdefault(f.email, set()).update(row.tag_ids)
         # Later rows of this chunk see this one as the holder of its phone and company.
-        for key in _holder_keys(f):
+        for key in keys:
             holders.setdefault(key, set()).add(owner_id)
 
     ids = {e: cid for e, (cid, _) in by_email.items() if cid}
     if inserts:
-        # A plain executemany, then one lookup: RETURNING in parameter order would make
-        # SQLite insert row by row.
-        bulk_insert(session, Contact.__table__, list(inserts.values()))
-        ids.update(session.execute(_IDS_BY_EMAIL, {"keys": list(inserts)}).all())
+        # A plain insert (executemany, or COPY on PostgreSQL), then one lookup: RETURNING
+        # in parameter order would make SQLite insert row by row.
+        columns = list(next(iter(inserts.values())))
+        tuples = list(map(itemgetter(*columns), inserts.values()))
+        copy_insert(session, Contact.__table__, columns, tuples)
+        ids.update(connection.execute(_IDS_BY_EMAIL, {"keys": list(inserts)}).all())
     for contact_id, values in updates.items():
         session.execute(
             update(Contact).where(Contact.id == contact_id).values(**values, updated_at=now)
@@ -219,44 +231,70 @@ def _store_chunk(
     _link_tags(session, {ids[e]: t for e, t in links.items() if t}, list(updates), now)
 
 
-# The chunk's lookups, built once; an expanding parameter carries each chunk's keys.
-_KEYS = bindparam("keys", expanding=True)
-_BY_EMAIL = select(Contact.id, Contact.email, Contact.owner_id).where(Contact.email.in_(_KEYS))
-_IDS_BY_EMAIL = select(Contact.email, Contact.id).where(Contact.email.in_(_KEYS))
+# The chunk's lookups, built once; each chunk's keys are bound as one list parameter.
+_BY_EMAIL = select(Contact.id, Contact.email, Contact.owner_id).where(in_list_param(Contact.email))
+_IDS_BY_EMAIL = select(Contact.email, Contact.id).where(in_list_param(Contact.email))
 # Distinct (key, owner) pairs only: a big company must not fetch all its people.
-_PHONE_HOLDERS = select(Contact.phone, Contact.owner_id).where(Contact.phone.in_(_KEYS)).distinct()
+_PHONE_HOLDERS = (
+    select(Contact.phone, Contact.owner_id).where(in_list_param(Contact.phone)).distinct()
+)
 _COMPANY_HOLDERS = (
-    select(Contact.company_key, Contact.owner_id).where(Contact.company_key.in_(_KEYS)).distinct()
+    select(Contact.company_key, Contact.owner_id)
+    .where(in_list_param(Contact.company_key))
+    .distinct()
 )
 _ALIAS_HOLDERS = (
     select(Contact.company_alias_key, Contact.owner_id)
-    .where(Contact.company_alias_key.in_(_KEYS))
+    .where(in_list_param(Contact.company_alias_key))
     .distinct()
 )
 _LINKS = select(contact_tags.c.contact_id, contact_tags.c.tag_id).where(
-    contact_tags.c.contact_id.in_(_KEYS)
+    in_list_param(contact_tags.c.contact_id)
 )
 
 
-def _company_keys(f: ContactFields) -> set[str]:
-    return {k for k in (f.company_key, f.company_alias_key) if k}
-
-
-def _holder_keys(f: ContactFields) -> Iterator[tuple[str, str]]:
+def _holder_keys(f: ContactFields) -> list[tuple[str, str]]:
+    """What a contact holds against other owners: its phone and its company's keys."""
+    keys: list[tuple[str, str]] = []
     if f.phone:
-        yield ("phone", f.phone)
-    for key in _company_keys(f):
-        yield ("company", key)
+        keys.append(("phone", f.phone))
+    for key in (f.company_key, f.company_alias_key):
+        if key and ("company", key) not in keys:
+            keys.append(("company", key))
+    return keys
+
+
+def _holders(
+    connection: Connection, row_keys: list[list[tuple[str, str]]]
+) -> dict[tuple[str, str], set[int]]:
+    """Who already holds each phone and company key of the chunk's rows."""
+    wanted = {key for keys in row_keys for key in keys}
+    phones = [key for kind, key in wanted if kind == "phone"]
+    companies = [key for kind, key in wanted if kind == "company"]
+    holders: dict[tuple[str, str], set[int]] = {}
+    for kind, stmt, keys in (
+        ("phone", _PHONE_HOLDERS, phones),
+        ("company", _COMPANY_HOLDERS, companies),
+        ("company", _ALIAS_HOLDERS, companies),
+    ):
+        if keys:
+            for key, oid in connection.execute(stmt, {"keys": keys}).all():
+                holders.setdefault((kind, key), set()).add(oid)
+    return holders
 
 
 def _conflict(
-    f: ContactFields, owner_id: int, holders: dict[tuple[str, str], set[int]]
+    f: ContactFields,
+    keys: list[tuple[str, str]],
+    owner_id: int,
+    holders: dict[tuple[str, str], set[int]],
 ) -> tuple[str, int] | None:
-    for kind, key in _holder_keys(f):
-        others = holders.get((kind, key), set()) - {owner_id}
-        if others:
+    """(what, whose) for the first of the row's keys another owner holds, if any does."""
+    for kind, key in keys:
+        owners = holders.get((kind, key))
+        if owners and (len(owners) > 1 or owner_id not in owners):
             label = f"phone {key}" if kind == "phone" else f"company '{f.company}'"
-            return label, min(others)
+            return label, min(owners - {owner_id})
     return None
 
 
@@ -312,12 +350,9 @@ def _link_tags(
         return
     have: set[tuple[int, int]] = set()
     if existing:  # contacts inserted just now have no tags yet
-        have = {(cid, tid) for cid, tid in session.execute(_LINKS, {"keys": existing})}
+        links = session.connection().execute(_LINKS, {"keys": existing}).all()
+        have = {(cid, tid) for cid, tid in links}
     new = [
-        {"contact_id": cid, "tag_id": tid, "tagged_at": now}
-        for cid, tags in wanted.items()
-        for tid in tags
-        if (cid, tid) not in have
+        (cid, tid, now) for cid, tags in wanted.items() for tid in tags if (cid, tid) not in have
     ]
-    if new:
-        bulk_insert(session, contact_tags, new)
+    copy_insert(session, contact_tags, ("contact_id", "tag_id", "tagged_at"), new)

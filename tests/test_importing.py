@@ -941,6 +941,49 @@ def test_a_background_read_imports_exactly_what_an_in_process_read_does(session,
     assert contact_count(session) == background.inserted
 
 
+@pytest.mark.parametrize("background_read_bytes", [0, 10**9], ids=["background", "inline"])
+def test_rows_stored_before_a_file_breaks_stay_imported(
+    session, tmp_path, owner, background_read_bytes
+):
+    path = tmp_path / "broken.csv"
+    good = "".join(f"p{i}@x.example,Иван\r\n" for i in range(50))
+    path.write_bytes(("Email,Имя\r\n" + good + '"' + "x" * 200_000 + "\r\n").encode())
+
+    with pytest.raises(ImportFileError):
+        import_contacts(
+            session,
+            path,
+            default_owner=owner,
+            chunk_size=10,
+            background_read_bytes=background_read_bytes,
+        )
+    session.rollback()
+
+    assert contact_count(session) == 50
+
+
+def test_an_interrupted_import_keeps_what_it_committed(session, tmp_path, owner, monkeypatch):
+    monkeypatch.setattr("mailer.importing.COMMIT_ROWS", 4)
+    path = write_csv(tmp_path / "c.csv", [["Email"]] + [[f"p{i}@x.example"] for i in range(20)])
+    calls: list[int] = []
+
+    def interrupt_after_five_chunks(_step: int) -> None:
+        calls.append(_step)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        import_contacts(
+            session, path, default_owner=owner, chunk_size=2, progress=interrupt_after_five_chunks
+        )
+    session.rollback()
+
+    # Ten rows were stored; commits came after the 4th and the 8th: a re-run updates those.
+    assert contact_count(session) == 8
+    report = import_contacts(session, path, default_owner=owner, chunk_size=2)
+    assert (report.inserted, report.updated) == (12, 8)
+
+
 def test_a_file_that_breaks_mid_way_in_the_background_is_a_clear_error(session, tmp_path, owner):
     path = tmp_path / "broken.csv"
     good = "".join(f"p{i}@x.example,Иван\r\n" for i in range(50))
