@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -13,6 +14,7 @@ class BadTokenError(ValueError):
     """A token that was not made by us, or not for this purpose."""
 
 
+@lru_cache(maxsize=16)
 def _serializer(secret: str, purpose: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=purpose)
 

@@ -151,7 +151,13 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 def wire_payload(raw: bytes) -> bytes:
     """The DATA payload: CRLF line ends (SMTP forbids bare CR/LF), dot-stuffed, terminated."""
-    data = _LEADING_DOT.sub(b"..", _LINE_END.sub(b"\r\n", raw))
+    data = raw
+    # The regexes cost more than sending; what mailer.mime writes rarely needs them.
+    lf = data.count(b"\n")
+    if data.count(b"\r") != lf or data.count(b"\r\n") != lf:
+        data = _LINE_END.sub(b"\r\n", data)
+    if data.startswith(b".") or b"\n." in data:
+        data = _LEADING_DOT.sub(b"..", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"

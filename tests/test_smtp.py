@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import time
 import uuid
@@ -13,6 +14,8 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailer.smtp import Outcome, SmtpSettings, SmtpTransport, wire_payload
 from tests import conftest_smtp
@@ -401,6 +404,13 @@ def test_settings_reject_a_bad_value_naming_the_key(key, value, complaint):
 
 def test_the_wire_payload_is_crlf_dot_stuffed_and_terminated():
     assert wire_payload(b"a\n.b\r\n..c\rd") == b"a\r\n..b\r\n...c\r\nd\r\n.\r\n"
+
+
+@given(st.lists(st.sampled_from([b"a", b".", b"\r", b"\n", b"\r\n", b"\xd0\x96"])).map(b"".join))
+def test_the_wire_payload_skips_the_regexes_only_when_they_would_change_nothing(raw):
+    reference = re.sub(rb"(?m)^\.", b"..", re.sub(rb"\r\n|\r|\n", b"\r\n", raw))
+    reference += b"" if reference.endswith(b"\r\n") else b"\r\n"
+    assert wire_payload(raw) == reference + b".\r\n"
 
 
 def test_the_guard_fails_a_test_that_dials_an_unexpected_smtp_port():
