@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, bindparam, func, insert, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, selectinload
 
 from mailer.composing import ComposedLetter, CompositionError, LetterSettings, compose_letter
 from mailer.contacts import mailing_block
@@ -180,10 +180,10 @@ def _claimed_letters(session: Session, ids: list[int]) -> list[Letter]:
     query = (
         select(Letter)
         .where(Letter.id.in_(ids), Letter.status == LetterStatus.SENDING)
-        .options(joinedload(Letter.contact).selectinload(Contact.tags))
+        .options(selectinload(Letter.contact).selectinload(Contact.tags))
         .order_by(Letter.id)
     )
-    return list(session.scalars(query).unique())
+    return list(session.scalars(query))
 
 
 @dataclass(frozen=True)
