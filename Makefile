@@ -27,7 +27,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy mailer
+	$(BIN)/mypy mailer campaigns tracking
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_contacts.py

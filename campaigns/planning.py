@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from campaigns.calendar import (
@@ -29,7 +29,7 @@ from campaigns.calendar import (
 from campaigns.models import Campaign
 from campaigns.pacing import OwnerSchedule, PaceRequest, pace
 from mailer.contacts import mailing_block
-from mailer.db import copy_writer, refresh_statistics, stream_rows, utcnow
+from mailer.db import copy_writer, refresh_statistics, stream_rows, table_of, utcnow
 from mailer.models import Contact, Letter, LetterStatus, Manager, TagKind, contact_tags
 
 
@@ -121,7 +121,7 @@ def plan_year(
 
 
 _ANALYZE_AFTER = 10_000  # letters added; fewer do not change the planner's picture much
-_LETTERS = cast(Table, Letter.__table__)
+_LETTERS = table_of(Letter)
 _PLANNING_LOCK = 0x706C616E  # "plan": the advisory lock's first key; the year is the second
 
 

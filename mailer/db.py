@@ -8,7 +8,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Engine,
     Enum,
     Executable,
+    Insert,
     MetaData,
     Result,
     Row,
@@ -116,6 +117,11 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 10_000, **kwargs: Any
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's Table (typed as a plain FromClause by SQLAlchemy's stubs)."""
+    return cast(Table, model.__table__)
+
+
 def bulk_insert(
     session: Session, table: Table, rows: list[dict[str, Any]], *, skip_conflicts: bool = False
 ) -> None:
@@ -146,10 +152,11 @@ def insert_tuples(
         return
     connection = session.connection()
     dialect = connection.dialect
-    stmt = insert(table)
-    if skip_conflicts:
-        dialect_insert = {"sqlite": sqlite_insert, "postgresql": pg_insert}[dialect.name]
-        stmt = dialect_insert(table).on_conflict_do_nothing()
+    stmt: Insert = insert(table)
+    if skip_conflicts and dialect.name == "postgresql":
+        stmt = pg_insert(table).on_conflict_do_nothing()
+    elif skip_conflicts:
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
     compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
     values: Iterable[Sequence[Any]] = _processed(rows, _bind_processors(table, columns, dialect))
     if compiled.positional:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mailer.composing import ComposedLetter, CompositionError, LetterSettings, compose_letter
 from mailer.contacts import mailing_block
-from mailer.db import utcnow
+from mailer.db import table_of, utcnow
 from mailer.letters import LetterKind, Occasion
 from mailer.lint import LetterLintError
 from mailer.managers import find_house_sender
@@ -242,7 +242,7 @@ def _outcome(letter: Letter, result: SendResult, now: datetime) -> _End:
     return _End(LetterStatus.DEFERRED, result.message, result.code, due)
 
 
-_LETTER_BY_ID = update(Letter.__table__).where(Letter.__table__.c.id == bindparam("letter_id"))
+_LETTER_BY_ID = update(table_of(Letter)).where(table_of(Letter).c.id == bindparam("letter_id"))
 
 
 @dataclass
@@ -297,7 +297,7 @@ class _Writes:
         if self.letters:
             session.execute(_LETTER_BY_ID, self.letters)
         if self.history:
-            session.execute(insert(HistoryEntry.__table__), self.history)
+            session.execute(insert(table_of(HistoryEntry)), self.history)
         if self.bounced:
             session.execute(
                 update(Contact)

@@ -244,8 +244,8 @@ def read_chunks_in_background(path: Path, cleaner: RowCleaner, chunk_size: int) 
     """`read_chunks` run in a second process, at most two chunks ahead of the consumer."""
     # fork: the child only reads the file (it never touches the inherited database
     # connections, and exits without cleanup), and it needs no importable __main__.
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    context = mp.get_context(method)
+    is_fork = "fork" in mp.get_all_start_methods()
+    context = mp.get_context("fork") if is_fork else mp.get_context("spawn")
     out: mp.Queue = context.Queue(maxsize=2)
     process = context.Process(target=_read_into, args=(out, path, cleaner, chunk_size))
     process.start()

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from mailer.contacts import Consent, ContactFields
-from mailer.db import copy_insert, refresh_statistics, utcnow
+from mailer.db import copy_insert, refresh_statistics, table_of, utcnow
 from mailer.gc_tuning import fewer_collections
 from mailer.import_rows import (
     REASON_HEADER,
@@ -126,7 +126,7 @@ def import_contacts(
                     reject(source, reason)
                 _store_chunk(session, chunk.rows, names, reject, report, is_same_company_ok)
                 if report.inserted >= max(2 * analysed_at, chunk_size):  # log2(N) times in all
-                    refresh_statistics(session, Contact.__table__, contact_tags)
+                    refresh_statistics(session, table_of(Contact), contact_tags)
                     analysed_at = report.inserted
                 uncommitted += len(chunk.rows)
                 if uncommitted >= COMMIT_ROWS and not is_dry_run:
@@ -222,7 +222,7 @@ def _store_chunk(
         # in parameter order would make SQLite insert row by row.
         columns = list(next(iter(inserts.values())))
         tuples = list(map(itemgetter(*columns), inserts.values()))
-        copy_insert(session, Contact.__table__, columns, tuples)
+        copy_insert(session, table_of(Contact), columns, tuples)
         ids.update(connection.execute(_IDS_BY_EMAIL, {"keys": list(inserts)}).all())
     for contact_id, values in updates.items():
         session.execute(
@@ -279,7 +279,7 @@ def _holders(
     ):
         if keys:
             for key, oid in connection.execute(stmt, {"keys": keys}).all():
-                holders.setdefault((kind, key), set()).add(oid)
+                holders.setdefault((kind, str(key)), set()).add(oid)
     return holders
 
 

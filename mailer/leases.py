@@ -13,7 +13,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
-from mailer.db import bulk_insert
+from mailer.db import bulk_insert, table_of
 from mailer.models import Lease
 
 
@@ -21,7 +21,7 @@ def acquire(session: Session, name: str, holder: str, *, now: datetime, ttl: tim
     """Take or renew the lease; True when `holder` holds it until now + ttl. Commits."""
     bulk_insert(
         session,
-        Lease.__table__,
+        table_of(Lease),
         [{"name": name, "holder": "", "expires_at": now}],
         skip_conflicts=True,
     )
