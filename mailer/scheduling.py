@@ -20,10 +20,8 @@ from flask import Flask
 
 from campaigns.planning import plan_year  # an entry point: it may use every package
 from mailer import leases
-from mailer.composing import LetterSettings
 from mailer.db import session_scope
-from mailer.delivery import deliver_due
-from mailer.smtp import SmtpSettings, SmtpTransport
+from mailer.workers import deliver_loop
 
 log = logging.getLogger(__name__)
 LEASE = "scheduler"
@@ -38,6 +36,7 @@ class Scheduler:
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.is_leader = False
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600},
@@ -65,14 +64,11 @@ class Scheduler:
         return self.is_leader
 
     def deliver(self) -> None:
+        """Send everything due, batch after batch, not one batch a minute: a backlog (a
+        scheduler that was down, a big campaign morning) drains at the workers' pace."""
         if not self.renew_lease():
             return
-        with SmtpTransport(SmtpSettings.from_config(self.app.config)) as transport:
-            report = deliver_due(
-                self.app.extensions["mailer.sessionmaker"],
-                transport,
-                LetterSettings.from_config(self.app.config),
-            )
+        report = deliver_loop(self.app, self._stopping, once=True)
         log.info("delivery: %s claimed, %s", report.claimed, dict(report.outcomes))
 
     def plan(self) -> None:
@@ -90,6 +86,7 @@ class Scheduler:
         self.scheduler.start()
 
     def stop(self) -> None:
+        self._stopping.set()  # a delivery run in progress ends after its batch
         self.scheduler.shutdown(wait=True)
         if self.is_leader:
             with session_scope(self.app) as session:

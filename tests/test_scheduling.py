@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from mailer import leases
-from mailer.models import Letter
+from campaigns.planning import plan_year
+from mailer import leases, workers
+from mailer.models import Letter, LetterStatus
 from mailer.scheduling import Scheduler
 from tests.factories import make_contact
 
@@ -43,6 +44,36 @@ def test_a_standby_scheduler_does_not_plan(app, session):
     # December's purchase letter is always ahead: this year's, or in December next year's.
     assert session.scalar(select(func.count()).select_from(Letter)) >= 1
     assert leader.scheduler.get_job("plan").next_run_time is not None
+
+
+def test_the_leader_delivers_everything_due_not_one_batch_a_minute(
+    app, session, smtp_server, monkeypatch
+):
+    contacts = [make_contact(session, tags="8") for _ in range(5)]
+    session.commit()
+    plan_year(session, 2027, now=T0)
+    now = datetime.now(UTC)
+    session.execute(update(Letter).values(due_at=now - timedelta(minutes=1)))
+    session.execute(update(Letter).values(expires_at=now + timedelta(days=1)))
+    session.commit()
+    app.config.update(SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, WORKER_BATCH=2)
+    scheduler = Scheduler(app, holder="one")
+    batches: list[int] = []
+    deliver_due = workers.deliver_due
+
+    def counted(*args, **kwargs):
+        report = deliver_due(*args, **kwargs)
+        batches.append(report.claimed)
+        return report
+
+    monkeypatch.setattr(workers, "deliver_due", counted)
+
+    scheduler.deliver()
+
+    assert batches == [2, 2, 1]  # batch after batch, as configured, until none is due
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.accepted) == sorted(c.email for c in contacts)
+    session.expire_all()
+    assert {letter.status for letter in session.scalars(select(Letter))} == {LetterStatus.SENT}
 
 
 def test_the_app_factory_starts_no_scheduler(app):
