@@ -14,7 +14,10 @@ import os
 import queue
 import signal
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 
 from flask import Flask
@@ -88,7 +91,7 @@ def deliver_in_processes(
         return deliver_loop(app, stop, once=once, idle_seconds=idle_seconds, on_batch=on_batch)
     context = multiprocessing.get_context("fork")  # the app and its config come along as is
     shared_stop = context.Event()
-    reports: multiprocessing.Queue[DeliveryReport | None] = context.Queue()
+    reports: multiprocessing.Queue[DeliveryReport | _Ended] = context.Queue()
     children = [
         context.Process(
             target=_child,
@@ -100,36 +103,87 @@ def deliver_in_processes(
     for child in children:
         child.start()
     total = DeliveryReport()
-    running = len(children)
-    while running:
-        if stop.is_set():
-            shared_stop.set()
-        try:
-            report = reports.get(timeout=0.2)
-        except queue.Empty:
-            if not any(child.is_alive() for child in children):
-                break  # every child is gone, some without saying goodbye
-            continue
-        if report is None:
-            running -= 1
-        else:
-            total.add(report)
-            on_batch(report)
+    errors: dict[str, str] = {}
+    try:
+        running = len(children)
+        # A failed child stops them all: the command exits non-zero and its supervisor
+        # restarts it whole, rather than carrying on with a process short.
+        while running and not errors:
+            if stop.is_set():
+                shared_stop.set()
+            try:
+                message = reports.get(timeout=0.2)
+            except queue.Empty:
+                if not any(child.is_alive() for child in children):
+                    break  # every child is gone, some without saying goodbye
+                continue
+            if isinstance(message, _Ended):
+                running -= 1
+                if message.error:
+                    errors[message.name] = message.error
+            else:
+                total.add(message)
+                on_batch(message)
+    finally:
+        # Also when on_batch raised: the children must not outlive the parent's loop.
+        shared_stop.set()
+        _wind_down(children, reports, total)
     for child in children:
-        child.join()
-    failed = [child.name for child in children if child.exitcode != 0]
-    if failed:
+        if child.exitcode != 0 and child.name not in errors:
+            errors[child.name] = f"exit code {child.exitcode}"
+    if errors:
+        said = "; ".join(f"{name}: {error}" for name, error in errors.items())
         raise RuntimeError(
-            f"delivery process(es) {', '.join(failed)} failed; their claimed letters go back "
-            "to the queue after the stale-claim timeout"
+            f"delivery process(es) failed ({said}); their claimed letters go back to the "
+            "queue after the stale-claim timeout"
         )
     return total
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """A child's last message: its name, and why it failed (empty: it did not)."""
+
+    name: str
+    error: str = ""
+
+
+# How long stopping children may take to finish the batch in hand before they are killed.
+STOP_GRACE_SECONDS = 120.0
+
+
+def _wind_down(
+    children: Sequence[BaseProcess],
+    reports: multiprocessing.Queue[DeliveryReport | _Ended],
+    total: DeliveryReport,
+) -> None:
+    """Wait for stopping children, reading the queue so none blocks on a full pipe; kill
+    the ones still running after the grace period (their claims are recovered later)."""
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while any(child.is_alive() for child in children) and time.monotonic() < deadline:
+        try:
+            message = reports.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if isinstance(message, DeliveryReport):
+            total.add(message)
+    while True:  # what the last children said just before they went
+        try:
+            message = reports.get_nowait()
+        except queue.Empty:
+            break
+        if isinstance(message, DeliveryReport):
+            total.add(message)
+    for child in children:
+        if child.is_alive():
+            child.kill()
+        child.join()
 
 
 def _child(
     app: Flask,
     stop: ProcessEvent,
-    reports: multiprocessing.Queue[DeliveryReport | None],
+    reports: multiprocessing.Queue[DeliveryReport | _Ended],
     once: bool,
     idle_seconds: float,
     parent: int,
@@ -140,10 +194,15 @@ def _child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     get_engine(app).dispose(close=False)  # the parent's pooled connections are not ours
+    name = multiprocessing.current_process().name
     try:
         deliver_loop(app, stop, once=once, idle_seconds=idle_seconds, on_batch=reports.put)
+    except BaseException as exc:
+        reports.put(_Ended(name, f"{type(exc).__name__}: {exc}"))
+        raise
+    else:
+        reports.put(_Ended(name))
     finally:
-        reports.put(None)
         reports.close()
         reports.join_thread()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -261,6 +262,35 @@ def test_several_processes_share_the_queue_and_send_each_letter_once(app, sessio
     assert received == Counter({c.email: 1 for c in contacts})
     session.expire_all()
     assert {letter.status for letter in session.scalars(select(Letter))} == {LetterStatus.SENT}
+
+
+def test_a_failing_sending_process_stops_the_others_and_says_why(app, session):
+    planned(session, 4)
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=70000)  # each child refuses this
+
+    with pytest.raises(RuntimeError, match="mailer-worker-.*SMTP_PORT must be between"):
+        deliver_in_processes(app, threading.Event(), processes=2, once=True)
+
+    assert multiprocessing.active_children() == []
+
+
+def test_the_sending_processes_stop_when_the_parent_cannot_go_on(app, session, smtp_server):
+    planned(session, 12)
+    app.config.update(SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, WORKER_BATCH=2)
+    with session_scope(app) as s:
+        s.execute(update(Letter).values(due_at=datetime.now(UTC) - timedelta(minutes=1)))
+        s.execute(update(Letter).values(expires_at=datetime.now(UTC) + timedelta(days=1)))
+        s.commit()
+
+    def broken_output(report):
+        raise BrokenPipeError("stdout went away")
+
+    with pytest.raises(BrokenPipeError):
+        deliver_in_processes(
+            app, threading.Event(), processes=2, once=False, on_batch=broken_output
+        )
+
+    assert multiprocessing.active_children() == []  # none left sending on its own
 
 
 def test_a_worker_killed_mid_batch_loses_nothing(app, session, smtp_server, tmp_path, db_url):
