@@ -6,6 +6,7 @@ are marked as possible duplicates.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -242,7 +243,12 @@ def _outcome(letter: Letter, result: SendResult, now: datetime) -> _End:
     return _End(LetterStatus.DEFERRED, result.message, result.code, due)
 
 
-_LETTER_BY_ID = update(table_of(Letter)).where(table_of(Letter).c.id == bindparam("letter_id"))
+# By id and claim token: once a letter's claim was taken over (recovered as stale and
+# claimed by another worker), what this worker learns about it is no longer written.
+_CLAIMED_LETTER = update(table_of(Letter)).where(
+    table_of(Letter).c.id == bindparam("letter_id"),
+    table_of(Letter).c.claim_token == bindparam("token"),
+)
 
 
 @dataclass
@@ -254,12 +260,16 @@ class _Writes:
     letters: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     bounced: set[int] = field(default_factory=set)
+    tokens: set[str | None] = field(default_factory=set)
+    started: float = field(default_factory=time.monotonic)
 
     def composed(self, letter: Letter, composed: ComposedLetter) -> None:
         """Its Message-ID and sender, committed before the first byte goes out."""
+        self.tokens.add(letter.claim_token)
         self.message_ids.append(
             {
                 "letter_id": letter.id,
+                "token": letter.claim_token,
                 "message_id": composed.message_id,
                 "sender_id": composed.sender.manager_id,
             }
@@ -269,9 +279,10 @@ class _Writes:
         self.letters.append(
             {
                 "letter_id": letter.id,
+                "token": letter.claim_token,
                 "status": end.status,
                 "last_error": end.error[:2000],
-                "last_code": end.code,
+                "last_code": letter.last_code if end.code is None else end.code,
                 "claim_token": None,
                 "due_at": end.due_at or letter.due_at,
                 "sent_at": self.now if end.status is LetterStatus.SENT else letter.sent_at,
@@ -293,9 +304,9 @@ class _Writes:
     def commit(self, session: Session) -> None:
         # Core executemany: the ORM's bulk paths cost more Python per row than the SQL.
         if self.message_ids:
-            session.execute(_LETTER_BY_ID, self.message_ids)
+            session.execute(_CLAIMED_LETTER, self.message_ids)
         if self.letters:
-            session.execute(_LETTER_BY_ID, self.letters)
+            session.execute(_CLAIMED_LETTER, self.letters)
         if self.history:
             session.execute(insert(table_of(HistoryEntry)), self.history)
         if self.bounced:
@@ -303,6 +314,15 @@ class _Writes:
                 update(Contact)
                 .where(Contact.id.in_(self.bounced), Contact.hard_bounced_at.is_(None))
                 .values(hard_bounced_at=self.now)
+                .execution_options(synchronize_session=False)
+            )
+        # A heartbeat: letters still to be sent stay ours while a slow relay holds the
+        # batch up, instead of looking like a dead worker's after STALE_CLAIM.
+        if self.tokens:
+            session.execute(
+                update(Letter)
+                .where(Letter.claim_token.in_(self.tokens), IN_FLIGHT)
+                .values(claimed_at=self.now + timedelta(seconds=time.monotonic() - self.started))
                 .execution_options(synchronize_session=False)
             )
         session.commit()

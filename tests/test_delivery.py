@@ -26,6 +26,7 @@ from mailer.delivery import (
     STALE_CLAIM,
     backoff,
     claim_due,
+    deliver_claimed,
     deliver_due,
     recover_stale_claims,
 )
@@ -223,6 +224,35 @@ def test_a_dead_workers_claims_come_back_marked_as_possible_duplicates(
     flags = {c.email: letter_of(session, c).is_possible_duplicate for c in contacts}
     assert sorted(flags.values()) == [False, True]
     assert "<in-flight@gifts.example>" in {m.message_id for m in smtp_server.accepted}
+
+
+def test_a_claim_taken_over_is_not_overwritten_by_its_first_worker(
+    app, session, factory, transport, smtp_server
+):
+    [contact], due = planned(session)
+    smtp_server.script(None, data_delay=0.8, times=1)  # worker A's relay is very slow
+    with session_scope(app) as own:
+        ids = claim_due(own, now=due, limit=10)
+    first = threading.Thread(
+        target=lambda: deliver_claimed(factory(), ids, transport, SETTINGS, now=due)
+    )
+    first.start()
+    deadline = time.monotonic() + 5
+    while letter_of(session, contact).message_id is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    later = due + STALE_CLAIM + timedelta(minutes=1)  # A looks dead: B recovers and claims
+    assert recover_stale_claims(session, now=later) == 1
+    [taken] = claim_due(session, now=later, limit=10)
+    token = letter_of(session, contact).claim_token
+    first.join()
+
+    letter = letter_of(session, contact)
+    assert (letter.status, letter.claim_token) == (LetterStatus.SENDING, token)  # still B's
+    assert deliver_claimed(factory(), [taken], transport, SETTINGS, now=later) == {"sent": 1}
+    letter = letter_of(session, contact)
+    assert letter.status is LetterStatus.SENT and letter.is_possible_duplicate
+    assert len(smtp_server.accepted) == 2  # the bounded duplicate, with one Message-ID
+    assert len({m.message_id for m in smtp_server.accepted}) == 1
 
 
 def test_deliver_once_command_sends_what_is_due(runner, app, session, smtp_server):
