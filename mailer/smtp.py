@@ -131,11 +131,16 @@ class SendResult:
 
 
 def classify_reply(stage: str, code: int, text: str) -> SendResult:
-    """2xx sent, 4xx deferred, 5xx bounced; anything else is not trusted and is deferred."""
+    """2xx sent, 4xx deferred, 5xx bounced; anything else is not trusted and is deferred.
+
+    A 5xx to MAIL FROM is about the sender or the relay (authentication required, relaying
+    denied), never the recipient: deferred, so the address is not suppressed and a fixed
+    configuration still delivers.
+    """
     message = f"{stage} {code} {text}".rstrip()
     if 200 <= code < 300:
         return SendResult(Outcome.SENT, code, message)
-    if 500 <= code < 600:
+    if 500 <= code < 600 and stage != MAIL:
         return SendResult(Outcome.BOUNCED, code, message)
     return SendResult(Outcome.DEFERRED, code, message)
 
@@ -274,6 +279,7 @@ class SmtpTransport:
         """MAIL, RCPT, DATA and the payload, each reply sorted by the stage it came at."""
         stage = MAIL
         is_payload_started = is_payload_sent = False
+        refusal: tuple[str, int, bytes] | None = None
         try:
             conn.command_encoding = "ascii"  # smtplib leaves it at utf-8 after an SMTPUTF8 send
             options: list[str] = []
@@ -286,22 +292,27 @@ class SmtpTransport:
             if not payload.isascii() and conn.has_extn("8bitmime"):
                 # Without 8BITMIME we still send: nearly every relay takes 8-bit bodies anyway.
                 options.append("BODY=8BITMIME")
-            commands = [
-                (MAIL, f"MAIL FROM:{smtplib.quoteaddr(envelope_from)}{_with_options(options)}"),
-                (RCPT, f"RCPT TO:{smtplib.quoteaddr(recipient)}"),
-                (DATA, "DATA"),
-            ]
+            try:
+                commands = [
+                    (
+                        MAIL,
+                        f"MAIL FROM:{_path(envelope_from)}{''.join(' ' + o for o in options)}\r\n",
+                    ),
+                    (RCPT, f"RCPT TO:{_path(recipient)}\r\n"),
+                    (DATA, "DATA\r\n"),
+                ]
+            except ValueError as exc:  # nothing went out: the session is still clean
+                return _Attempt(SendResult(Outcome.DEFERRED, None, f"{MAIL} {exc}"), True)
             # With PIPELINING (RFC 2920) the three go out in one write and their replies come
             # back together: one round trip instead of three. DATA by hand instead of
             # conn.data(): only this way do we know whether the whole payload went out
             # before the session dropped (is_after_data) or not.
             is_pipelined = conn.has_extn("pipelining")
             if is_pipelined:
-                conn.send("".join(_command_line(line) for _, line in commands))
-            refusal: tuple[str, int, bytes] | None = None
+                conn.send("".join(line for _, line in commands))
             for stage, line in commands:
                 if not is_pipelined:
-                    conn.send(_command_line(line))
+                    conn.send(line)
                 code, reply = conn.getreply()
                 is_ok = code == 354 if stage == DATA else 200 <= code < 300
                 if not is_ok and refusal is None:
@@ -320,6 +331,8 @@ class SmtpTransport:
             is_payload_sent = True
             code, reply = conn.getreply()
         except (smtplib.SMTPException, OSError) as exc:
+            if refusal is not None:  # pipelined: refused, then the session dropped
+                return _Attempt(classify_reply(*refusal[:2], _text_of(refusal[2])))
             result = _deferred(stage, exc, is_after_data=is_payload_sent)
             return _Attempt(result, is_stale=not is_payload_started)
         result = classify_reply(stage, code, _text_of(reply))
@@ -391,15 +404,12 @@ class SmtpTransport:
         return self._ssl_context or ssl.create_default_context()
 
 
-def _with_options(options: list[str]) -> str:
-    return "".join(f" {option}" for option in options)
-
-
-def _command_line(line: str) -> str:
-    """One command line; a CR or LF inside would smuggle in a second command."""
-    if "\r" in line or "\n" in line:
-        raise ValueError(f"CR or LF in an SMTP command: {line!r}")
-    return f"{line}\r\n"
+def _path(address: str) -> str:
+    """`<address>` for MAIL FROM or RCPT TO; a CR or LF inside would smuggle in a command
+    (smtplib.quoteaddr would quietly parse it into some other address instead)."""
+    if "\r" in address or "\n" in address:
+        raise ValueError(f"CR or LF in an SMTP address: {address!r}")
+    return smtplib.quoteaddr(address)
 
 
 def _quit(conn: smtplib.SMTP) -> None:

@@ -287,12 +287,13 @@ def test_it_logs_in_when_the_relay_requires_auth(caplog):
     assert "s3cret-pw" not in repr(settings)
 
 
-def test_it_bounces_at_mail_with_the_stage_named_when_auth_is_required_but_not_configured():
+def test_it_defers_at_mail_with_the_stage_named_when_auth_is_required_but_not_configured():
     with ScriptedSmtpServer(credentials=("anna", "s3cret-pw")) as server:
         with SmtpTransport(settings_for(server)) as transport:
             result = transport.send(SENDER, "ivan@client.example", letter("ivan@client.example"))
 
-    assert result.outcome is Outcome.BOUNCED
+    # The relay's fault (or ours), not the recipient's: no bounce, so no suppression.
+    assert result.outcome is Outcome.DEFERRED
     assert result.message == "MAIL 530 5.7.0 Authentication required"
 
 
@@ -433,3 +434,15 @@ def test_with_pipelining_the_envelope_goes_out_in_one_write(smtp_server, transpo
     assert result.outcome is Outcome.SENT
     # MAIL, RCPT and DATA in one write when the relay offers PIPELINING; then the message.
     assert len(writes) == (2 if smtp_server.pipelining else 4)
+
+
+def test_a_line_break_in_the_envelope_is_refused_before_anything_goes_out(smtp_server, transport):
+    smuggled = "anna@gifts.example>\r\nRCPT TO:<other@elsewhere.example"
+    result = transport.send(smuggled, "ivan@client.example", letter("ivan@client.example"))
+    assert result.outcome is Outcome.DEFERRED
+    assert result.message.startswith("MAIL CR or LF in an SMTP address")
+
+    after = transport.send(SENDER, "ivan@client.example", letter("ivan@client.example"))
+    assert after.outcome is Outcome.SENT
+    assert [m.rcpt_tos for m in smtp_server.messages] == [("ivan@client.example",)]
+    assert smtp_server.connections == 1  # the session stayed clean and was reused
