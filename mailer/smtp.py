@@ -38,7 +38,7 @@ class SmtpSettings:
     username: str = ""
     password: str = field(default="", repr=False)
     timeout: float = 30.0
-    per_domain_limit: int = 2  # connections/sends in flight per recipient domain
+    per_domain_limit: int = 2  # sends in flight per recipient domain, per sending process
     local_hostname: str | None = None
 
     def __post_init__(self) -> None:
