@@ -15,15 +15,17 @@ from __future__ import annotations
 import argparse
 import cProfile
 import multiprocessing as mp
+import os
 import queue as queue_module
 import random
 import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from datetime import time as clock
+from pathlib import Path
 from typing import Any
 
 from pg_schemas import PG_URL, drop_schema, pg_schema_url  # bench/ is on sys.path
@@ -145,8 +147,9 @@ def _plan(url: str, year: int, profile: str | None, queue: mp.Queue) -> None:
     engine = make_engine(url)
     now = datetime(year, 1, 1, 9, 0, tzinfo=UTC)
     with Session(engine) as session:
+        server_cpu = _server_cpu(session)
         profiler = cProfile.Profile() if profile else None
-        started = time.perf_counter()
+        started, cpu, db_cpu = time.perf_counter(), time.process_time(), server_cpu()
         if profiler:
             profiler.enable()
         report = plan_year(session, year, now=now)
@@ -154,12 +157,32 @@ def _plan(url: str, year: int, profile: str | None, queue: mp.Queue) -> None:
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        db_after = server_cpu()
+        db_cpu = None if db_cpu is None or db_after is None else db_after - db_cpu
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         stored = session.scalar(select(func.count()).select_from(Letter))
     skipped = sum(report.skipped.values())
-    queue.put((report.added, stored, skipped, report.window_passed, elapsed, peak))
+    queue.put((report.added, stored, skipped, report.window_passed, elapsed, peak, cpu, db_cpu))
     engine.dispose()
+
+
+def _server_cpu(session: Session) -> Callable[[], float | None]:
+    """CPU seconds so far of this session's PostgreSQL backend, read from /proc (a server
+    on this machine); None where that cannot be read (SQLite runs in our own process)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return lambda: None
+    stat = Path(f"/proc/{session.scalar(text('SELECT pg_backend_pid()'))}/stat")
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float | None:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    return read
 
 
 def _in_process(target: Any, *args: Any) -> Any:
@@ -185,7 +208,8 @@ def _fill_and_report(url: str, n: int, queue: mp.Queue) -> None:
 
 
 def measure(url: str, n: int, year: int, profile: str | None) -> tuple[float, tuple]:
-    """(seconds to fill, (added, stored, skipped, window passed, seconds, peak KiB))."""
+    """(seconds to fill, (added, stored, skipped, window passed, seconds, peak KiB, our CPU
+    seconds, the PostgreSQL backend's CPU seconds or None))."""
     filled = _in_process(_fill_and_report, url, n)
     return filled, _in_process(_plan, url, year, profile)
 
@@ -206,7 +230,7 @@ def main() -> int:
     ] * (not args.no_pg)
     print(
         f"{'database':<11}{'contacts':>9}{'letters':>9}{'skipped':>9}{'fill s':>8}"
-        f"{'plan s':>8}{'letters/s':>10}{'peak MiB':>9}"
+        f"{'plan s':>8}{'letters/s':>10}{'peak MiB':>9}{'py CPU s':>9}{'db CPU s':>9}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for target, n in targets:
@@ -223,12 +247,13 @@ def main() -> int:
                 finally:
                     if name:
                         drop_schema(args.pg_url, name)
-                added, stored, skipped, passed, secs, peak = result
+                added, stored, skipped, passed, secs, peak, cpu, db_cpu = result
                 peaks.append(peak)
                 mismatch = "" if stored == added else f"  (but {stored} letters stored!)"
                 print(
                     f"{target:<11}{size:>9}{added:>9}{skipped:>9}{filled:>8.1f}{secs:>8.2f}"
-                    f"{added / secs:>10.0f}{peak / 1024:>9.1f}{mismatch}",
+                    f"{added / secs:>10.0f}{peak / 1024:>9.1f}{cpu:>9.1f}"
+                    f"{'-' if db_cpu is None else f'{db_cpu:.1f}':>9}{mismatch}",
                     flush=True,
                 )
             if len(peaks) == 2:

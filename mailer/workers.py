@@ -160,17 +160,13 @@ def _wind_down(
     """Wait for stopping children, reading the queue so none blocks on a full pipe; kill
     the ones still running after the grace period (their claims are recovered later)."""
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while any(child.is_alive() for child in children) and time.monotonic() < deadline:
-        try:
-            message = reports.get(timeout=0.2)
+    while True:
+        waiting = time.monotonic() < deadline and any(child.is_alive() for child in children)
+        try:  # then what the last ones said just before they went
+            message = reports.get(timeout=0.2) if waiting else reports.get_nowait()
         except queue.Empty:
-            continue
-        if isinstance(message, DeliveryReport):
-            total.add(message)
-    while True:  # what the last children said just before they went
-        try:
-            message = reports.get_nowait()
-        except queue.Empty:
+            if waiting:
+                continue
             break
         if isinstance(message, DeliveryReport):
             total.add(message)

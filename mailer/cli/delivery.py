@@ -31,13 +31,25 @@ def _stop_event() -> threading.Event:
     return stop
 
 
-def _processes(app: Flask, option: int | None) -> int:
-    configured = option or app.config.get("WORKER_PROCESSES")
-    return int(configured) if configured else default_processes()
-
-
 def _echo_batch(report: DeliveryReport) -> None:
     click.echo(describe(report))
+
+
+def _deliver(processes: int | None, *, once: bool, idle_seconds: float = 5.0) -> DeliveryReport:
+    """The sending processes `deliver` and `worker` run, a failed one as a clean error."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    configured = processes or app.config.get("WORKER_PROCESSES")
+    try:
+        return deliver_in_processes(
+            app,
+            _stop_event(),
+            processes=int(configured) if configured else default_processes(),
+            once=once,
+            idle_seconds=idle_seconds,
+            on_batch=_echo_batch,
+        )
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 _PROCESSES_HELP = "Sending processes (default: WORKER_PROCESSES, else one per CPU core)."
@@ -49,18 +61,7 @@ _PROCESSES_HELP = "Sending processes (default: WORKER_PROCESSES, else one per CP
 @with_appcontext
 def deliver_command(once: bool, processes: int | None) -> None:
     """Send the letters that are due now."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        total = deliver_in_processes(
-            app,
-            _stop_event(),
-            processes=_processes(app, processes),
-            once=True,
-            on_batch=_echo_batch,
-        )
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"in all: {describe(total)}")
+    click.echo(f"in all: {describe(_deliver(processes, once=True))}")
 
 
 @click.command("worker")
@@ -69,18 +70,7 @@ def deliver_command(once: bool, processes: int | None) -> None:
 @with_appcontext
 def worker_command(idle_seconds: float, processes: int | None) -> None:
     """Deliver continuously; several workers share the work through the database."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        deliver_in_processes(
-            app,
-            _stop_event(),
-            processes=_processes(app, processes),
-            once=False,
-            idle_seconds=idle_seconds,
-            on_batch=_echo_batch,
-        )
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from exc
+    _deliver(processes, once=False, idle_seconds=idle_seconds)
 
 
 @click.command("scheduler")
