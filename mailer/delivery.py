@@ -10,7 +10,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -37,7 +36,7 @@ from mailer.models import (
     Tag,
 )
 from mailer.sender import SenderError
-from mailer.smtp import Outcome, SendResult, SmtpTransport
+from mailer.smtp import Outcome, Outgoing, SendResult, SmtpTransport
 
 # Postfix's defaults as the model: 5 minutes, doubling, at most an hour; give up after 5 days.
 FIRST_BACKOFF = timedelta(minutes=5)
@@ -153,25 +152,21 @@ def deliver_claimed(
             outcomes[prepared.status.value] += 1
     writes.commit(session)
 
-    def send(item: tuple[Letter, ComposedLetter]) -> SendResult:
-        composed = item[1]
-        envelope_from = settings.envelope_from or composed.sender.address
-        return transport.send(envelope_from, composed.recipient, composed.raw)
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for done, (item, result) in enumerate(
-            zip(outgoing, pool.map(send, outgoing), strict=True), 1
-        ):
-            letter, composed = item
-            end = _outcome(letter, result, now)
-            writes.finish(letter, end)
-            if end.status is LetterStatus.SENT:
-                writes.sent(letter, composed)
-            elif end.status is LetterStatus.BOUNCED:
-                writes.bounced.add(letter.contact_id)  # this address gets no other letter
-            outcomes[end.status.value] += 1
-            if done % COMMIT_EVERY == 0:
-                writes.commit(session)
+    messages = [
+        Outgoing(settings.envelope_from or c.sender.address, c.recipient, c.raw)
+        for _, c in outgoing
+    ]
+    for done, (index, result) in enumerate(transport.send_all(messages, sessions=concurrency), 1):
+        letter, composed = outgoing[index]
+        end = _outcome(letter, result, now)
+        writes.finish(letter, end)
+        if end.status is LetterStatus.SENT:
+            writes.sent(letter, composed)
+        elif end.status is LetterStatus.BOUNCED:
+            writes.bounced.add(letter.contact_id)  # this address gets no other letter
+        outcomes[end.status.value] += 1
+        if done % COMMIT_EVERY == 0:
+            writes.commit(session)
     writes.commit(session)
     return outcomes
 

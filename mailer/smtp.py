@@ -13,7 +13,8 @@ import re
 import smtplib
 import ssl
 import threading
-from collections.abc import Mapping
+from collections import Counter, deque
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -190,15 +191,18 @@ class _ConnectFailed(Exception):
         self.result = result
 
 
-@dataclass
-class _Attempt:
-    result: SendResult
-    is_reusable: bool = False  # the session is clean and may go back to the pool
-    is_stale: bool = False  # the session died before any message byte went out
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for one recipient, as `SmtpTransport.send_all` takes them."""
+
+    envelope_from: str
+    recipient: str
+    raw: bytes
 
 
 class SmtpTransport:
-    """Thread-safe sender over a small pool of logged-in sessions to one relay."""
+    """Sender over a small pool of logged-in sessions to one relay; several threads may
+    share it (each call drives its own sessions)."""
 
     def __init__(
         self,
@@ -212,8 +216,10 @@ class SmtpTransport:
         self._ssl_context = ssl_context
         self._max_idle = max_idle
         self._idle: list[smtplib.SMTP] = []
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
+        # Messages in flight per recipient domain, over every call: the per-domain limit.
+        self._in_flight: Counter[str] = Counter()
+        self._domain_freed = threading.Condition(self._lock)
         self._is_closed = False
 
     def __enter__(self) -> Self:
@@ -229,132 +235,59 @@ class SmtpTransport:
 
     def send(self, envelope_from: str, recipient: str, raw: bytes) -> SendResult:
         """Offer one message for one recipient; waits while its domain has sends in flight."""
-        payload = wire_payload(raw)
-        with self._slot(recipient_domain(recipient)):
-            result = self._deliver(envelope_from, recipient, payload)
-        log.debug("smtp %s for %s: %s", result.outcome, recipient, result.message)
+        [(_, result)] = self.send_all([Outgoing(envelope_from, recipient, raw)], sessions=1)
         return result
 
+    def send_all(
+        self, messages: Sequence[Outgoing], *, sessions: int = 4
+    ) -> Iterator[tuple[int, SendResult]]:
+        """Send the messages over up to `sessions` sessions; yields (index, result) as the
+        replies come in, in no particular order.
+
+        One thread drives all the sessions in rounds: every session writes its next group
+        of commands, then every session reads its replies, so the relay works on all of them
+        while we wait on one. With PIPELINING a message costs one write and one read: its
+        content goes out together with the next message's MAIL, RCPT and DATA (RFC 2920
+        lets the content open a group and DATA close it).
+        """
+        return _Exchange(self, messages, max(1, sessions)).results()
+
     def close(self) -> None:
-        """Say QUIT on the idle sessions; sessions in use are closed when their send returns."""
+        """Say QUIT on the idle sessions; sessions in use are closed when their call ends."""
         with self._lock:
             self._is_closed = True
             idle, self._idle = self._idle, []
         for conn in idle:
             _quit(conn)
 
-    def _slot(self, domain: str) -> threading.BoundedSemaphore:
-        # One semaphore per domain: a slow or throttling domain cannot hold up the others,
-        # and we never open more than per_domain_limit parallel deliveries to one receiver.
+    def _reserve(self, queue: deque[_Item], *, wait: bool) -> _Item | None:
+        """Take the first queued message whose domain is below the limit; with `wait`,
+        wait for one (another call holds the slots) instead of returning None."""
+        limit = self.settings.per_domain_limit
         with self._lock:
-            slot = self._slots.get(domain)
-            if slot is None:
-                slot = self._slots[domain] = threading.BoundedSemaphore(
-                    self.settings.per_domain_limit
-                )
-            return slot
+            while True:
+                for position, item in enumerate(queue):
+                    if self._in_flight[item.domain] < limit:
+                        self._in_flight[item.domain] += 1
+                        del queue[position]
+                        return item
+                if not wait:
+                    return None
+                self._domain_freed.wait(self.settings.timeout)
 
-    def _deliver(self, envelope_from: str, recipient: str, payload: bytes) -> SendResult:
-        # A pooled session may have been closed by the relay while it sat idle; since no
-        # message byte has gone out by then, one retry on a fresh session is safe and not a
-        # duplicate.
-        for is_fresh_only in (False, True):
-            try:
-                conn, is_reused = self._checkout(fresh_only=is_fresh_only)
-            except _ConnectFailed as failed:
-                return failed.result
-            attempt = self._transact(conn, envelope_from, recipient, payload)
-            if attempt.is_reusable:
-                self._release(conn)
-            else:
-                _close(conn)
-            if not (attempt.is_stale and is_reused):
-                return attempt.result
-            log.info("smtp session to %s went stale; reconnecting", self.settings.host)
-        return attempt.result
-
-    def _transact(
-        self, conn: smtplib.SMTP, envelope_from: str, recipient: str, payload: bytes
-    ) -> _Attempt:
-        """MAIL, RCPT, DATA and the payload, each reply sorted by the stage it came at."""
-        stage = MAIL
-        is_payload_started = is_payload_sent = False
-        refusal: tuple[str, int, bytes] | None = None
-        try:
-            conn.command_encoding = "ascii"  # smtplib leaves it at utf-8 after an SMTPUTF8 send
-            options: list[str] = []
-            if not (envelope_from + recipient).isascii():
-                if not conn.has_extn("smtputf8"):
-                    message = f"{MAIL} the relay does not offer SMTPUTF8 for a non-ASCII address"
-                    return _Attempt(SendResult(Outcome.BOUNCED, None, message), is_reusable=True)
-                options.append("SMTPUTF8")
-                conn.command_encoding = "utf-8"
-            if not payload.isascii() and conn.has_extn("8bitmime"):
-                # Without 8BITMIME we still send: nearly every relay takes 8-bit bodies anyway.
-                options.append("BODY=8BITMIME")
-            try:
-                commands = [
-                    (
-                        MAIL,
-                        f"MAIL FROM:{_path(envelope_from)}{''.join(' ' + o for o in options)}\r\n",
-                    ),
-                    (RCPT, f"RCPT TO:{_path(recipient)}\r\n"),
-                    (DATA, "DATA\r\n"),
-                ]
-            except ValueError as exc:  # nothing went out: the session is still clean
-                return _Attempt(SendResult(Outcome.DEFERRED, None, f"{MAIL} {exc}"), True)
-            # With PIPELINING (RFC 2920) the three go out in one write and their replies come
-            # back together: one round trip instead of three. DATA by hand instead of
-            # conn.data(): only this way do we know whether the whole payload went out
-            # before the session dropped (is_after_data) or not.
-            is_pipelined = conn.has_extn("pipelining")
-            if is_pipelined:
-                conn.send("".join(line for _, line in commands))
-            for stage, line in commands:
-                if not is_pipelined:
-                    conn.send(line)
-                code, reply = conn.getreply()
-                is_ok = code == 354 if stage == DATA else 200 <= code < 300
-                if not is_ok and refusal is None:
-                    refusal = (stage, code, reply)
-                if refusal and (not is_pipelined or refusal[1] == 421):
-                    break  # after a 421 the relay closes the session: nothing more to read
-            if refusal is not None:
-                if is_pipelined and code == 354:
-                    # The relay took DATA after refusing the envelope: the session is
-                    # waiting for a message we will not send, so it cannot be reused.
-                    return _Attempt(classify_reply(*refusal[:2], _text_of(refusal[2])))
-                return self._refused(conn, *refusal)
-            stage = END_OF_DATA
-            is_payload_started = True
-            conn.send(payload)
-            is_payload_sent = True
-            code, reply = conn.getreply()
-        except (smtplib.SMTPException, OSError) as exc:
-            if refusal is not None:  # pipelined: refused, then the session dropped
-                return _Attempt(classify_reply(*refusal[:2], _text_of(refusal[2])))
-            result = _deferred(stage, exc, is_after_data=is_payload_sent)
-            return _Attempt(result, is_stale=not is_payload_started)
-        result = classify_reply(stage, code, _text_of(reply))
-        # After the final reply the relay is back at the start of a transaction.
-        return _Attempt(result, is_reusable=code != 421)
-
-    def _refused(self, conn: smtplib.SMTP, stage: str, code: int, reply: bytes) -> _Attempt:
-        result = classify_reply(stage, code, _text_of(reply))
-        if code == 421:  # the relay is closing this session: retry on a new one if reused
-            return _Attempt(result, is_stale=True)
-        try:
-            is_reset = conn.rset()[0] == 250
-        except (smtplib.SMTPException, OSError):
-            is_reset = False
-        return _Attempt(result, is_reusable=is_reset)
+    def _unreserve(self, item: _Item) -> None:
+        with self._lock:
+            self._in_flight[item.domain] -= 1
+            if not self._in_flight[item.domain]:
+                del self._in_flight[item.domain]
+            self._domain_freed.notify_all()
 
     def _checkout(self, *, fresh_only: bool) -> tuple[smtplib.SMTP, bool]:
         """A pooled session or a newly opened one; True if reused.
 
         A pooled session is not probed with NOOP (a round trip per letter): if the relay
-        closed it meanwhile, MAIL fails before any message byte went out and `_deliver`
-        retries once on a fresh session.
+        closed it meanwhile, MAIL fails before any message byte went out and the message is
+        retried once on a fresh session.
         """
         with self._lock:
             if self._is_closed:
@@ -402,6 +335,302 @@ class SmtpTransport:
 
     def _tls(self) -> ssl.SSLContext:
         return self._ssl_context or ssl.create_default_context()
+
+
+@dataclass(eq=False)
+class _Item:
+    """A message of one send_all call, from its turn in the queue to its result."""
+
+    index: int
+    message: Outgoing
+    domain: str
+    retried: bool = False  # already moved once off a session that died before its content
+    refusal: tuple[str, int, bytes] | None = None  # the first non-2xx of its envelope
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One command (or a message's content) and the reply it waits for."""
+
+    stage: str  # MAIL, RCPT, DATA, END_OF_DATA (the content) or RSET
+    item: _Item | None
+    data: bytes
+
+
+_RSET = _Step("RSET", None, b"RSET\r\n")
+
+
+class _Lane:
+    """One session of a send_all call and the steps it has still to write."""
+
+    def __init__(self) -> None:
+        self.conn: smtplib.SMTP | None = None
+        self.is_pipelined = False
+        # The session carried a message before: if it dies before a message's content went
+        # out, that message is retried once on a fresh session (no duplicate is possible).
+        self.has_carried = False
+        self.items: list[_Item] = []  # in flight here: envelope sent or content awaited
+        self.todo: list[_Step] = []
+        self.must_reset = False  # a refused envelope left a transaction open
+        self.is_shut = False  # could not open a session: not tried again in this call
+
+    def wants(self) -> bool:
+        """Room for one more message: an idle lane, or a pipelined one whose only message
+        has its content to go (the next envelope rides along with it)."""
+        if self.is_shut:
+            return False
+        if not self.items:
+            return True
+        return (
+            self.is_pipelined
+            and len(self.items) == 1
+            and len(self.todo) == 1
+            and self.todo[0].stage == END_OF_DATA
+        )
+
+    def group(self) -> list[_Step]:
+        """The steps to write now: up to and with DATA (RFC 2920: DATA ends a group)."""
+        if self.must_reset:
+            self.todo.insert(0, _RSET)
+            self.must_reset = False
+        if not self.is_pipelined:
+            return [self.todo.pop(0)]
+        ends = (n for n, step in enumerate(self.todo, 1) if step.stage == DATA)
+        cut = next(ends, len(self.todo))
+        group, self.todo = self.todo[:cut], self.todo[cut:]
+        return group
+
+
+class _Exchange:
+    """One send_all call: the queue, the lanes and the rounds that drive them."""
+
+    def __init__(
+        self, transport: SmtpTransport, messages: Sequence[Outgoing], sessions: int
+    ) -> None:
+        self.transport = transport
+        self.queue: deque[_Item] = deque(
+            _Item(index, message, recipient_domain(message.recipient))
+            for index, message in enumerate(messages)
+        )
+        self.lanes = [_Lane() for _ in range(min(sessions, len(self.queue)) or 1)]
+        self.ended: list[tuple[int, SendResult]] = []
+        self.connect_failure: SendResult | None = None
+
+    def results(self) -> Iterator[tuple[int, SendResult]]:
+        try:
+            while self.queue or any(lane.items for lane in self.lanes):
+                self._assign()
+                if self.queue and all(lane.is_shut for lane in self.lanes):
+                    self._give_up_on_queue()
+                busy = [lane for lane in self.lanes if lane.todo or lane.must_reset]
+                written = [(lane, self._write(lane)) for lane in busy]
+                for lane, group in written:
+                    if group:
+                        self._read(lane, group)
+                yield from self.ended
+                self.ended.clear()
+        finally:
+            self._finish()
+
+    def _assign(self) -> None:
+        """Give each lane with room its next message whose domain is below the limit."""
+        for lane in self.lanes:
+            while self.queue and lane.wants():
+                idle = not any(other.items for other in self.lanes)
+                item = self.transport._reserve(self.queue, wait=idle)
+                if item is None:
+                    return
+                if self._start(lane, item):
+                    break
+
+    def _start(self, lane: _Lane, item: _Item) -> bool:
+        """Queue the item's envelope on the lane, opening its session if needed; False if
+        the item ended at once (no session, or an address the relay cannot take)."""
+        if lane.conn is None:
+            try:
+                lane.conn, lane.has_carried = self.transport._checkout(fresh_only=item.retried)
+            except _ConnectFailed as failed:
+                # A relay that cannot be reached is not tried once per letter (a timeout each):
+                # the lane stays shut, and once every lane is, the rest wait for the next run.
+                lane.is_shut = True
+                self.connect_failure = failed.result
+                self._end(item, failed.result)
+                return False
+            lane.is_pipelined = lane.conn.has_extn("pipelining")
+        message, conn = item.message, lane.conn
+        options = []
+        encoding = "ascii"
+        if not (message.envelope_from + message.recipient).isascii():
+            if not conn.has_extn("smtputf8"):
+                text = f"{MAIL} the relay does not offer SMTPUTF8 for a non-ASCII address"
+                self._end(item, SendResult(Outcome.BOUNCED, None, text))
+                return False
+            options.append(" SMTPUTF8")
+            encoding = "utf-8"
+        if not message.raw.isascii() and conn.has_extn("8bitmime"):
+            # Without 8BITMIME we still send: nearly every relay takes 8-bit bodies anyway.
+            options.append(" BODY=8BITMIME")
+        try:
+            mail = f"MAIL FROM:{_path(message.envelope_from)}{''.join(options)}\r\n"
+            rcpt = f"RCPT TO:{_path(message.recipient)}\r\n"
+        except ValueError as exc:  # nothing went out: the session is still clean
+            self._end(item, SendResult(Outcome.DEFERRED, None, f"{MAIL} {exc}"))
+            return False
+        lane.items.append(item)
+        lane.todo += [
+            _Step(MAIL, item, mail.encode(encoding)),
+            _Step(RCPT, item, rcpt.encode(encoding)),
+            _Step(DATA, item, b"DATA\r\n"),
+        ]
+        return True
+
+    def _write(self, lane: _Lane) -> list[_Step]:
+        """Write the lane's next group; [] if the session died (its items are sorted out)."""
+        assert lane.conn is not None
+        group = lane.group()
+        try:
+            lane.conn.send(b"".join(step.data for step in group))
+        except (smtplib.SMTPException, OSError) as exc:
+            # Content that may be half out is not "after data": the relay cannot have taken it.
+            self._lost(lane, group, exc, is_content_out=False)
+            return []
+        return group
+
+    def _read(self, lane: _Lane, group: list[_Step]) -> None:
+        """Each reply of the group, sorted by the step it answers."""
+        conn = lane.conn
+        assert conn is not None
+        for position, step in enumerate(group):
+            try:
+                code, text = conn.getreply()
+            except (smtplib.SMTPException, OSError) as exc:
+                self._lost(lane, group[position:], exc, is_content_out=True)
+                return
+            item = step.item
+            if step.stage == END_OF_DATA:
+                assert item is not None
+                lane.has_carried = True
+                self._end(item, classify_reply(END_OF_DATA, code, _text_of(text)), lane)
+                if code == 421:  # the relay is closing the session
+                    self._lost(lane, group[position + 1 :], None, is_content_out=True)
+                    return
+            elif code == 421:  # closing before this message's content went out
+                result = classify_reply(step.stage, code, _text_of(text))
+                self._lost(lane, group[position:], result, is_content_out=True)
+                return
+            elif step.stage == "RSET":
+                if code != 250:
+                    self._lost(lane, group[position + 1 :], None, is_content_out=True)
+                    return
+            else:
+                assert item is not None
+                self._envelope_reply(lane, step, item, code, text)
+
+    def _envelope_reply(
+        self, lane: _Lane, step: _Step, item: _Item, code: int, text: bytes
+    ) -> None:
+        is_ok = code == 354 if step.stage == DATA else 200 <= code < 300
+        if not is_ok and item.refusal is None:
+            item.refusal = (step.stage, code, text)
+        refusal = item.refusal
+        if refusal is None:
+            if step.stage == DATA:  # the content goes first in the lane's next group
+                lane.todo.insert(0, _Step(END_OF_DATA, item, wire_payload(item.message.raw)))
+            return
+        if lane.is_pipelined and step.stage != DATA:
+            return  # the rest of its envelope is on the wire: read those replies first
+        lane.todo = [other for other in lane.todo if other.item is not item]
+        self._end(item, classify_reply(refusal[0], refusal[1], _text_of(refusal[2])), lane)
+        if code == 354:
+            # The relay took DATA after refusing the envelope: the session is waiting for a
+            # message we will not send, so it cannot be reused.
+            self._lost(lane, [], None, is_content_out=True)
+        else:
+            lane.must_reset = True
+
+    def _lost(
+        self,
+        lane: _Lane,
+        unanswered: list[_Step],
+        cause: BaseException | SendResult | None,
+        *,
+        is_content_out: bool,
+    ) -> None:
+        """The session is gone: end or requeue what it held, and close it.
+
+        Content that went out whole may have been accepted: deferred as after-data. A
+        message whose content never went out is retried once on a fresh session if this
+        session had carried one before (a relay closing a pooled or busy session), and is
+        otherwise deferred at the stage it reached.
+        """
+        assert lane.conn is not None
+        stage_of: dict[int, str] = {}
+        for step in unanswered:
+            if step.item is not None:
+                stage_of.setdefault(id(step.item), step.stage)
+        for item in lane.items:
+            stage = stage_of.get(id(item), MAIL)
+            if stage == END_OF_DATA:
+                result = _failure(END_OF_DATA, cause, is_after_data=is_content_out)
+            elif lane.has_carried and not item.retried:
+                log.info("smtp session went stale; retrying %s on a new one", item.index)
+                item.retried = True
+                self.queue.appendleft(item)
+                self.transport._unreserve(item)
+                continue
+            else:
+                result = _failure(stage, cause)
+            self._end(item, result)
+        lane.items.clear()
+        lane.todo.clear()
+        lane.must_reset = False
+        _close(lane.conn)
+        lane.conn = None
+
+    def _give_up_on_queue(self) -> None:
+        """No session could be opened: what is still queued is deferred with that reason."""
+        assert self.connect_failure is not None
+        while self.queue:
+            item = self.queue.popleft()
+            self.ended.append((item.index, self.connect_failure))
+
+    def _end(self, item: _Item, result: SendResult, lane: _Lane | None = None) -> None:
+        if lane is not None:
+            lane.items.remove(item)
+        self.transport._unreserve(item)
+        log.debug("smtp %s for %s: %s", result.outcome, item.message.recipient, result.message)
+        self.ended.append((item.index, result))
+
+    def _finish(self) -> None:
+        """Idle sessions go back to the pool; one left mid-transaction (the caller stopped
+        reading, or an error) is closed, and its messages' domain slots are given back."""
+        for lane in self.lanes:
+            for item in lane.items:
+                self.transport._unreserve(item)
+            if lane.conn is None:
+                continue
+            if lane.items or lane.todo:
+                _close(lane.conn)
+                continue
+            if lane.must_reset:
+                try:
+                    if lane.conn.rset()[0] != 250:
+                        raise smtplib.SMTPException("RSET refused")
+                except (smtplib.SMTPException, OSError):
+                    _close(lane.conn)
+                    continue
+            self.transport._release(lane.conn)
+        self.lanes.clear()
+
+
+def _failure(
+    stage: str, cause: BaseException | SendResult | None, *, is_after_data: bool = False
+) -> SendResult:
+    if isinstance(cause, SendResult):
+        return cause
+    if cause is None:
+        cause = smtplib.SMTPServerDisconnected("the relay closed the session")
+    return _deferred(stage, cause, is_after_data=is_after_data)
 
 
 def _path(address: str) -> str:
