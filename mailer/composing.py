@@ -94,6 +94,12 @@ def letter_tag(contact: Contact, kind: LetterKind, code: str | None = None) -> T
     raise CompositionError(f"{contact.email} has no {wanted.value} tag for a {kind.value} letter")
 
 
+def check_letter_tag(tag: Tag, kind: LetterKind) -> None:
+    """A planned letter's tag must still fit its kind (a tag's kind can be edited)."""
+    if tag.kind is not _KIND_TAGS[kind]:
+        raise CompositionError(f"the tag {tag.code} is not a {_KIND_TAGS[kind].value} tag")
+
+
 def compose_letter(
     contact: Contact,
     kind: LetterKind,
@@ -105,27 +111,51 @@ def compose_letter(
     occasion: Occasion | None = None,
     message_id: str | None = None,
 ) -> ComposedLetter:
-    """Render and serialise the letter exactly as it would be sent now.
+    """Render and serialise the letter a contact would get now, from its current owner.
 
-    A planned letter passes the occasion fixed by its campaign and, on a retry, the
-    Message-ID of its first attempt; a preview takes the tag's next occasion. The house
-    sender is passed in (`find_house_sender`) so a batch looks it up once, not per letter.
+    A preview takes the tag's next occasion. The house sender is passed in
+    (`find_house_sender`) so a caller looks it up once, not per letter.
     """
-    tag = letter_tag(contact, kind, tag_code)
-    sender = resolve_sender(contact.owner, house_sender)
+    return compose_to(
+        Recipient(
+            email=contact.email,
+            first_name=contact.first_name,
+            middle_name=contact.middle_name,
+            last_name=contact.last_name,
+            company=contact.company_name,
+        ),
+        contact.id,
+        kind,
+        sender=resolve_sender(contact.owner, house_sender),
+        tag=letter_tag(contact, kind, tag_code),
+        now=now,
+        settings=settings,
+        occasion=occasion,
+        message_id=message_id,
+    )
+
+
+def compose_to(
+    recipient: Recipient,
+    contact_id: int,
+    kind: LetterKind,
+    *,
+    sender: SenderIdentity,
+    tag: Tag | None,
+    now: datetime,
+    settings: LetterSettings,
+    occasion: Occasion | None = None,
+    message_id: str | None = None,
+) -> ComposedLetter:
+    """The letter from plain values: delivery resolves a batch's senders and tags once,
+    not per letter. A planned letter passes the occasion fixed by its campaign and, on a
+    retry, the Message-ID of its first attempt."""
     month = None
     if tag is not None and kind is LetterKind.NEW_YEAR_CATALOGUE:
         month = rule_month(tag.occasion_rule)
         occasion = None
     elif occasion is None and tag is not None:
         occasion = Occasion(tag.occasion_name, next_occurrence(tag.occasion_rule, now))
-    recipient = Recipient(
-        email=contact.email,
-        first_name=contact.first_name,
-        middle_name=contact.middle_name,
-        last_name=contact.last_name,
-        company=contact.company_name,
-    )
     letter = render_letter(
         kind.value,
         recipient,
@@ -142,7 +172,7 @@ def compose_letter(
     message_id = message_id or make_message_id(sender.message_id_domain)
     raw = build_message(
         sender=Address(sender.name, sender.address),
-        to=Address(to_name, contact.email),
+        to=Address(to_name, recipient.email),
         reply_to=Address(sender.name, sender.reply_to),
         subject=letter.subject,
         text=letter.text,
@@ -150,7 +180,7 @@ def compose_letter(
         message_id=message_id,
         date=sender.local_time(now),
         extra_headers=list_unsubscribe_headers(
-            settings.secret_key, settings.public_base_url, settings.unsubscribe_mailto, contact.id
+            settings.secret_key, settings.public_base_url, settings.unsubscribe_mailto, contact_id
         ),
     )
-    return ComposedLetter(message_id, sender, contact.email, letter, raw)
+    return ComposedLetter(message_id, sender, recipient.email, letter, raw)

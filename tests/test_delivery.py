@@ -182,6 +182,40 @@ def test_the_letter_goes_out_from_the_owner_at_the_moment_of_sending(
     assert letter_of(session, contact).sender_id == anna.id
 
 
+def test_a_tag_removed_after_planning_fails_the_letter_unsent(
+    session, factory, transport, smtp_server
+):
+    [contact], due = planned(session)
+    contact.tags = []
+    session.commit()
+    assert deliver(factory, transport, due).outcomes == {"failed": 1}
+    assert smtp_server.messages == []
+    assert letter_of(session, contact).last_error == f"{contact.email} has no tag mar8"
+
+
+def test_an_inactive_owner_s_letter_goes_out_from_the_house_sender(
+    session, factory, transport, smtp_server
+):
+    [contact], due = planned(session)
+    make_manager(session, name="Дом Подарков", email="hello@gifts.example", is_house=True)
+    contact.owner.is_active = False
+    session.commit()
+    assert deliver(factory, transport, due).outcomes == {"sent": 1}
+    msg = BytesParser(policy=policy.default).parsebytes(smtp_server.accepted[0].data)
+    assert msg["From"].addresses[0].addr_spec == "hello@gifts.example"
+
+
+def test_with_no_active_owner_and_no_house_sender_the_letter_fails_and_says_why(
+    session, factory, transport, smtp_server
+):
+    [contact], due = planned(session)
+    contact.owner.is_active = False
+    session.commit()
+    assert deliver(factory, transport, due).outcomes == {"failed": 1}
+    assert smtp_server.messages == []
+    assert "no active owner" in letter_of(session, contact).last_error
+
+
 def test_a_letter_out_of_season_expires_unsent(session, factory, transport, smtp_server):
     [contact], due = planned(session)
     assert deliver(factory, transport, due + timedelta(days=40)).outcomes == {"expired": 1}
