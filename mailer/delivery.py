@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,6 +54,9 @@ GIVE_UP_AFTER = timedelta(days=5)
 STALE_CLAIM = timedelta(minutes=10)
 # Outcomes are committed this often while a batch goes out.
 COMMIT_EVERY = 20
+# A batch held up by a slow relay renews its claim this often (seconds), well within
+# STALE_CLAIM.
+RENEW_CLAIMS_EVERY = STALE_CLAIM.total_seconds() / 5
 
 
 def backoff(attempts: int) -> timedelta:
@@ -312,17 +315,40 @@ _CLAIMED_LETTER = update(table_of(Letter)).where(
 )
 
 
+# Sent letters of one claim, in one statement: the common outcome, with nothing per letter
+# but its id.
+_SENT_LETTERS = (
+    update(table_of(Letter))
+    .where(
+        in_list_param(table_of(Letter).c.id, "ids"),
+        table_of(Letter).c.claim_token == bindparam("token"),
+    )
+    .values(
+        status=LetterStatus.SENT,
+        last_error="",
+        last_code=bindparam("code"),
+        claim_token=None,
+        sent_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
 @dataclass
 class _Writes:
-    """A batch's changes, gathered and then written in one executemany per kind."""
+    """A batch's changes, gathered and then written in a few statements per commit."""
 
     now: datetime
     message_ids: list[dict[str, Any]] = field(default_factory=list)
+    sent_ids: defaultdict[tuple[str, int | None], list[int]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     letters: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     bounced: set[int] = field(default_factory=set)
     tokens: set[str | None] = field(default_factory=set)
     started: float = field(default_factory=time.monotonic)
+    renewed: float = field(default_factory=time.monotonic)
 
     def composed(self, letter: Row[Any], composed: ComposedLetter) -> None:
         """Its Message-ID and sender, committed before the first byte goes out."""
@@ -337,6 +363,9 @@ class _Writes:
         )
 
     def finish(self, letter: Row[Any], end: _End) -> None:
+        if end.status is LetterStatus.SENT:
+            self.sent_ids[letter.claim_token, end.code].append(letter.id)
+            return
         self.letters.append(
             {
                 "letter_id": letter.id,
@@ -346,7 +375,7 @@ class _Writes:
                 "last_code": letter.last_code if end.code is None else end.code,
                 "claim_token": None,
                 "due_at": end.due_at or letter.due_at,
-                "sent_at": self.now if end.status is LetterStatus.SENT else letter.sent_at,
+                "sent_at": letter.sent_at,
                 "updated_at": self.now,
             }
         )
@@ -366,6 +395,10 @@ class _Writes:
         # Core executemany: the ORM's bulk paths cost more Python per row than the SQL.
         if self.message_ids:
             session.execute(_CLAIMED_LETTER, self.message_ids)
+        for (token, code), ids in self.sent_ids.items():
+            session.execute(
+                _SENT_LETTERS, {"ids": ids, "token": token, "code": code, "now": self.now}
+            )
         if self.letters:
             session.execute(_CLAIMED_LETTER, self.letters)
         if self.history:
@@ -379,7 +412,8 @@ class _Writes:
             )
         # A heartbeat: letters still to be sent stay ours while a slow relay holds the
         # batch up, instead of looking like a dead worker's after STALE_CLAIM.
-        if self.tokens:
+        if self.tokens and time.monotonic() - self.renewed >= RENEW_CLAIMS_EVERY:
+            self.renewed = time.monotonic()
             session.execute(
                 update(Letter)
                 .where(Letter.claim_token.in_(self.tokens), IN_FLIGHT)
@@ -388,6 +422,7 @@ class _Writes:
             )
         session.commit()
         self.message_ids.clear()
+        self.sent_ids.clear()
         self.letters.clear()
         self.history.clear()
         self.bounced.clear()

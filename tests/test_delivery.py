@@ -289,6 +289,23 @@ def test_a_claim_taken_over_is_not_overwritten_by_its_first_worker(
     assert len({m.message_id for m in smtp_server.accepted}) == 1
 
 
+@pytest.mark.parametrize("renew_every", [0.0, 3600.0])
+def test_a_batch_held_up_by_a_slow_relay_renews_the_claim_of_what_it_still_has_to_send(
+    session, factory, transport, smtp_server, monkeypatch, renew_every
+):
+    contacts, due = planned(session, 2)
+    monkeypatch.setattr("mailer.delivery.COMMIT_EVERY", 1)
+    monkeypatch.setattr("mailer.delivery.RENEW_CLAIMS_EVERY", renew_every)
+    smtp_server.script(contacts[0].email, data_delay=0.3)
+    ids = claim_due(session, now=due, limit=10)
+    deliver_claimed(factory(), ids, transport, SETTINGS, now=due, concurrency=1)
+    claimed = {c.email: letter_of(session, c).claimed_at for c in contacts}
+    if renew_every:  # not yet time to renew: the claim keeps the time it was made
+        assert claimed[contacts[1].email] == due
+    else:  # renewed at the first letter's commit, 0.3 s or more into the batch
+        assert claimed[contacts[1].email] >= due + timedelta(seconds=0.3)
+
+
 def test_deliver_once_command_sends_what_is_due(runner, app, session, smtp_server):
     _, due = planned(session, 2)
     app.config.update(SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port)
