@@ -52,6 +52,8 @@ MAX_BACKOFF = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(days=5)
 # A claim older than this belongs to a worker that died (a send takes seconds, not minutes).
 STALE_CLAIM = timedelta(minutes=10)
+# A worker looks for dead workers' claims this often (seconds) while it has work.
+RECOVER_EVERY = 60.0
 # Outcomes are committed this often while a batch goes out.
 COMMIT_EVERY = 20
 # A batch held up by a slow relay renews its claim this often (seconds), well within
@@ -448,12 +450,15 @@ def deliver_due(
     now: datetime | None = None,
     batch: int = 100,
     concurrency: int = 4,
+    recover: bool = True,
 ) -> DeliveryReport:
-    """Recover dead workers' claims, then claim and send one batch of due letters."""
+    """Recover dead workers' claims (unless told not to: a busy worker does it once in a
+    while, not before every batch), then claim and send one batch of due letters."""
     now = now or utcnow()
     report = DeliveryReport()
     with session_factory() as session:
-        report.recovered = recover_stale_claims(session, now=now)
+        if recover:
+            report.recovered = recover_stale_claims(session, now=now)
         ids = claim_due(session, now=now, limit=batch)
         report.claimed = len(ids)
         report.outcomes = deliver_claimed(

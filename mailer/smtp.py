@@ -634,11 +634,12 @@ def _failure(
 
 
 def _path(address: str) -> str:
-    """`<address>` for MAIL FROM or RCPT TO; a CR or LF inside would smuggle in a command
-    (smtplib.quoteaddr would quietly parse it into some other address instead)."""
+    """`<address>` for MAIL FROM or RCPT TO. The addresses are validated on the way in; a
+    CR or LF inside would smuggle in a command, so it is refused here once more."""
     if "\r" in address or "\n" in address:
         raise ValueError(f"CR or LF in an SMTP address: {address!r}")
-    return smtplib.quoteaddr(address)
+    address = address.strip()
+    return address if address.startswith("<") and address.endswith(">") else f"<{address}>"
 
 
 def _quit(conn: smtplib.SMTP) -> None:

@@ -24,7 +24,7 @@ from flask import Flask
 
 from mailer.composing import LetterSettings
 from mailer.db import get_engine
-from mailer.delivery import DeliveryReport, deliver_due
+from mailer.delivery import RECOVER_EVERY, DeliveryReport, deliver_due
 from mailer.smtp import SmtpSettings, SmtpTransport
 
 StopFlag = threading.Event | ProcessEvent
@@ -52,14 +52,19 @@ def deliver_loop(
     batch = app.config["WORKER_BATCH"]
     settings = LetterSettings.from_config(app.config)
     total = DeliveryReport()
+    recovered_at = -RECOVER_EVERY
     with SmtpTransport(SmtpSettings.from_config(app.config)) as transport:
         while not stop.is_set():
+            recover = time.monotonic() - recovered_at >= RECOVER_EVERY
+            if recover:
+                recovered_at = time.monotonic()
             report = deliver_due(
                 app.extensions["mailer.sessionmaker"],
                 transport,
                 settings,
                 batch=batch,
                 concurrency=app.config["WORKER_CONCURRENCY"],
+                recover=recover,
             )
             total.add(report)
             if report.claimed:
