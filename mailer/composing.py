@@ -7,9 +7,18 @@ from datetime import date, datetime
 
 from dateutil.rrule import rrulestr
 
-from mailer.letters import LetterKind, Occasion, Recipient, RenderedLetter, render_letter
+from mailer.letters import (
+    LetterKind,
+    Occasion,
+    Recipient,
+    RenderedLetter,
+    available_kinds,
+    letter_environment,
+    render_letter,
+)
 from mailer.mime import Address, build_message, make_message_id
 from mailer.models import Contact, Manager, Tag, TagKind
+from mailer.names_lexicon import morph
 from mailer.sender import SenderIdentity, resolve_sender
 from mailer.signing import list_unsubscribe_headers
 
@@ -61,6 +70,16 @@ class ComposedLetter:
     recipient: str
     letter: RenderedLetter
     raw: bytes
+
+
+def warm_up() -> None:
+    """Build what every letter needs once (the Russian morphology analyser, the compiled
+    templates) so that processes forked afterwards share it instead of each building it."""
+    morph()
+    env = letter_environment()
+    for kind in available_kinds():
+        for name in ("subject.txt", "body.txt", "body.html"):
+            env.get_template(f"{kind}/{name}")
 
 
 def next_occurrence(rule: str, after: datetime) -> date:

@@ -82,7 +82,7 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
     )
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    session.execute(
+    claimed = session.scalars(
         update(Letter)
         .where(Letter.id.in_(candidates.scalar_subquery()), Letter.status.in_(DUE_STATUSES))
         .values(
@@ -93,10 +93,11 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
             first_attempt_at=func.coalesce(Letter.first_attempt_at, now),
             updated_at=now,
         )
+        .returning(Letter.id)
         .execution_options(synchronize_session=False)
-    )
+    ).all()
     session.commit()
-    return list(session.scalars(select(Letter.id).where(Letter.claim_token == token)))
+    return sorted(claimed)
 
 
 def recover_stale_claims(

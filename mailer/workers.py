@@ -22,7 +22,7 @@ from multiprocessing.synchronize import Event as ProcessEvent
 
 from flask import Flask
 
-from mailer.composing import LetterSettings
+from mailer.composing import LetterSettings, warm_up
 from mailer.db import get_engine
 from mailer.delivery import RECOVER_EVERY, DeliveryReport, deliver_due
 from mailer.smtp import SmtpSettings, SmtpTransport
@@ -94,6 +94,7 @@ def deliver_in_processes(
     """
     if processes <= 1:
         return deliver_loop(app, stop, once=once, idle_seconds=idle_seconds, on_batch=on_batch)
+    warm_up()  # once here rather than once in every child
     context = multiprocessing.get_context("fork")  # the app and its config come along as is
     shared_stop = context.Event()
     reports: multiprocessing.Queue[DeliveryReport | _Ended] = context.Queue()
