@@ -414,13 +414,14 @@ def breakdown(app: Any, profile: str | None) -> None:
     patches = [
         (delivery, "recover_stale_claims"),
         (delivery, "claim_due"),
-        (delivery, "_claimed_letters"),
-        (delivery, "compose_letter"),
+        (delivery, "_claimed_rows"),
+        (delivery, "_senders"),
+        (delivery, "compose_to"),
         (composing, "render_letter"),
         (composing, "build_message"),
-        (smtp.SmtpTransport, "send"),
-        (smtp.SmtpTransport, "_transact"),
-        (Session, "commit"),
+        (smtp._Exchange, "_write"),
+        (smtp._Exchange, "_read"),
+        (delivery._Writes, "commit"),
     ]
     with ExitStack() as stack:
         for target, name in patches:
@@ -430,7 +431,7 @@ def breakdown(app: Any, profile: str | None) -> None:
         result = deliver_all(app, processes=1)
     if profiler is not None:
         profiler.dump_stats(profile)
-        print(f"profile of deliver_claimed in the main thread (not the SMTP threads): {profile}")
+        print(f"profile of deliver_claimed: {profile}")
     n = result.sent
     print(
         f"\nbreakdown (one process, instrumented: {result.rate:.0f} letters/s, wall "
@@ -445,9 +446,9 @@ def breakdown(app: Any, profile: str | None) -> None:
                 f"{stages.cpu[name] * 1000 / n:>15.2f}"
             )
     print(
-        "(send and _transact run in the SMTP threads, so their wall is summed over threads and "
-        "counts waiting for the GIL and the sink; the rest is the main thread; render_letter "
-        "and build_message are inside compose_letter, which is inside deliver_claimed)"
+        "(everything runs in one thread; render_letter and build_message are inside compose_to, "
+        "_write and _read are the SMTP exchange, commit writes outcomes and history back; all "
+        "but claim_due and recover_stale_claims are inside deliver_claimed)"
     )
 
 
