@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "",
     "SMTP_PER_DOMAIN_LIMIT": 2,
-    "WORKER_BATCH": 100,
+    "WORKER_BATCH": 250,
     "WORKER_CONCURRENCY": 4,  # SMTP sessions in flight per process
     "WORKER_PROCESSES": None,  # None: one per CPU core (`mailer deliver`, `mailer worker`)
 }

@@ -449,7 +449,7 @@ def deliver_due(
     settings: LetterSettings,
     *,
     now: datetime | None = None,
-    batch: int = 100,
+    batch: int = 250,
     concurrency: int = 4,
     recover: bool = True,
 ) -> DeliveryReport:

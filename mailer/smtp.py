@@ -220,6 +220,7 @@ class SmtpTransport:
         # Messages in flight per recipient domain, over every call: the per-domain limit.
         self._in_flight: Counter[str] = Counter()
         self._domain_freed = threading.Condition(self._lock)
+        self._waiting = 0  # calls waiting for a domain slot: only then is a release announced
         self._is_closed = False
 
     def __enter__(self) -> Self:
@@ -273,14 +274,19 @@ class SmtpTransport:
                         return item
                 if not wait:
                     return None
-                self._domain_freed.wait(self.settings.timeout)
+                self._waiting += 1
+                try:
+                    self._domain_freed.wait(self.settings.timeout)
+                finally:
+                    self._waiting -= 1
 
     def _unreserve(self, item: _Item) -> None:
         with self._lock:
             self._in_flight[item.domain] -= 1
             if not self._in_flight[item.domain]:
                 del self._in_flight[item.domain]
-            self._domain_freed.notify_all()
+            if self._waiting:
+                self._domain_freed.notify_all()
 
     def _checkout(self, *, fresh_only: bool) -> tuple[smtplib.SMTP, bool]:
         """A pooled session or a newly opened one; True if reused.
