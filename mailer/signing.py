@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -42,7 +41,8 @@ def list_unsubscribe_headers(
     """RFC 2369 + RFC 8058 headers: a one-click HTTPS link and a mailto fallback."""
     token = unsubscribe_token(secret, contact_id)
     url = f"{base_url.rstrip('/')}/u/{token}"
-    mail = f"mailto:{mailto}?subject={quote('unsubscribe ' + token)}"
+    # A token is URL-safe base64 and dots: only the space needs quoting.
+    mail = f"mailto:{mailto}?subject=unsubscribe%20{token}"
     return [
         ("List-Unsubscribe", f"<{url}>, <{mail}>"),
         ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
