@@ -25,6 +25,7 @@ from flask import Flask
 from mailer.composing import LetterSettings, warm_up
 from mailer.db import get_engine
 from mailer.delivery import RECOVER_EVERY, DeliveryReport, deliver_due
+from mailer.gc_tuning import fewer_collections
 from mailer.smtp import SmtpSettings, SmtpTransport
 
 StopFlag = threading.Event | ProcessEvent
@@ -53,7 +54,7 @@ def deliver_loop(
     settings = LetterSettings.from_config(app.config)
     total = DeliveryReport()
     recovered_at = -RECOVER_EVERY
-    with SmtpTransport(SmtpSettings.from_config(app.config)) as transport:
+    with fewer_collections(), SmtpTransport(SmtpSettings.from_config(app.config)) as transport:
         while not stop.is_set():
             recover = time.monotonic() - recovered_at >= RECOVER_EVERY
             if recover:
