@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import signal
@@ -157,6 +158,8 @@ class _Ended:
 
 # How long stopping children may take to finish the batch in hand before they are killed.
 STOP_GRACE_SECONDS = 120.0
+# While children exit, the queue is looked at this often (a message does not wake `wait`).
+_POLL_SECONDS = 0.01
 
 
 def _wind_down(
@@ -168,13 +171,14 @@ def _wind_down(
     the ones still running after the grace period (their claims are recovered later)."""
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     while True:
-        waiting = time.monotonic() < deadline and any(child.is_alive() for child in children)
-        try:  # then what the last ones said just before they went
-            message = reports.get(timeout=0.2) if waiting else reports.get_nowait()
+        alive = [child.sentinel for child in children if child.is_alive()]
+        try:  # what they said before going, then wait for the next exit or message
+            message = reports.get_nowait()
         except queue.Empty:
-            if waiting:
-                continue
-            break
+            if not alive or time.monotonic() >= deadline:
+                break
+            multiprocessing.connection.wait(alive, timeout=_POLL_SECONDS)
+            continue
         if isinstance(message, DeliveryReport):
             total.add(message)
     for child in children:
