@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import DateTime, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from campaigns.calendar import (
@@ -29,7 +29,14 @@ from campaigns.calendar import (
 from campaigns.models import Campaign
 from campaigns.pacing import OwnerSchedule, PaceRequest, pace
 from mailer.contacts import mailing_block
-from mailer.db import copy_writer, refresh_statistics, stream_rows, table_of, utcnow
+from mailer.db import (
+    TailedWriter,
+    refresh_statistics,
+    stream_rows,
+    table_of,
+    tailed_copy_writer,
+    utcnow,
+)
 from mailer.models import Contact, Letter, LetterStatus, Manager, TagKind, contact_tags
 
 
@@ -88,14 +95,14 @@ def plan_year(
             windows[campaign.tag_id] = window
     managers = {m.id: m for m in session.scalars(select(Manager))}
     _hold_year(session, year)
-    letters = _LetterRows(year, now, {c.id: c for c in campaigns}, windows)
     # Owner by owner, so memory holds one owner's letters, not the year's. Shifts are sorted
     # by each owner's first new letter: the order one pass over the contacts would give.
     shifts: list[tuple[int, list[str]]] = []
     with (
-        copy_writer(session, _LETTERS, _LetterRows.COLUMNS) as write,
+        tailed_copy_writer(session, _LETTERS, _LetterRows.COLUMNS) as writer,
         closing(_BookedDays(session, year, managers)) as booked,
     ):
+        letters = _LetterRows(writer, year, now, {c.id: c for c in campaigns}, windows)
         for owner_id, wanted in _wanted_by_owner(session, year, windows, now.date(), report):
             owner = managers[owner_id]
             result = pace(
@@ -112,7 +119,7 @@ def plan_year(
                 )
             if said:
                 shifts.append((wanted[0][0], said))
-            write(letters.rows(owner, result.times))
+            writer.write_tailed(letters.rows(owner, result.times))
     report.added = letters.count
     report.shifts = [said for _, owner_shifts in sorted(shifts) for said in owner_shifts]
     if report.added >= _ANALYZE_AFTER:
@@ -162,8 +169,9 @@ def _wanted_by_owner(
             contact_tags.c.contact_id,
             contact_tags.c.tag_id,
             Contact.has_consent,
-            Contact.unsubscribed_at,
-            Contact.hard_bounced_at,
+            # Only compared with None: read without UTCDateTime's conversion per value.
+            type_coerce(Contact.unsubscribed_at, DateTime(timezone=True)),
+            type_coerce(Contact.hard_bounced_at, DateTime(timezone=True)),
             planned,
         )
         .join(Contact, Contact.id == contact_tags.c.contact_id)
@@ -190,7 +198,8 @@ def _wanted_by_owner(
 
 
 class _LetterRows:
-    """Outbox rows for paced letters, as tuples: the per-campaign parts are made once."""
+    """Outbox rows for paced letters: who, which campaign, when, and a tail of what is the
+    same for every letter of a campaign to one owner's time zone, encoded once."""
 
     COLUMNS = (
         "contact_id", "campaign_id", "planned_at", "due_at", "tag_id", "kind", "year", "status",
@@ -199,8 +208,14 @@ class _LetterRows:
     )  # fmt: skip
 
     def __init__(
-        self, year: int, now: datetime, campaigns: dict[int, Campaign], windows: dict[int, Window]
+        self,
+        writer: TailedWriter,
+        year: int,
+        now: datetime,
+        campaigns: dict[int, Campaign],
+        windows: dict[int, Window],
     ) -> None:
+        self._writer = writer
         self.now = now
         self.count = 0
         self._windows = {w.campaign_id: w for w in windows.values()}
@@ -220,7 +235,7 @@ class _LetterRows:
             )
             for w in windows.values()
         }
-        self._tails: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self._tails: dict[tuple[str, int], Any] = {}
 
     def rows(self, owner: Manager, times: dict[Hashable, datetime]) -> Iterator[tuple[Any, ...]]:
         """One owner's rows in the order pacing placed them."""
@@ -233,15 +248,16 @@ class _LetterRows:
             contact_id, campaign_id = cast(tuple[int, int], key)
             if at < now:  # a window already open: what falls in the past goes now
                 at = now
-            yield (contact_id, campaign_id, at, at) + tails[campaign_id]
+            yield contact_id, campaign_id, at, at, tails[campaign_id]
 
-    def _tail(self, timezone: str, campaign_id: int) -> tuple[Any, ...]:
+    def _tail(self, timezone: str, campaign_id: int) -> Any:
         """The row's end: the campaign's fixed values and its last day in the owner's zone."""
         key = (timezone, campaign_id)
         if key not in self._tails:
             expires_on = self._windows[campaign_id].expires_on
             expires_at = datetime.combine(expires_on, time(23, 59), ZoneInfo(timezone))
-            self._tails[key] = self._fixed[campaign_id] + (expires_at.astimezone(UTC),)
+            tail = self._fixed[campaign_id] + (expires_at.astimezone(UTC),)
+            self._tails[key] = self._writer.encode_tail(tail)
         return self._tails[key]
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 import campaigns.models  # noqa: F401  (the campaigns tables are part of the schema)
@@ -24,14 +24,15 @@ from tests.factories import make_contact
 def test_the_migrations_create_exactly_the_models_tables(app):
     engine = get_engine(app)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        opts = {"include_object": schema.include_object(conn.dialect.name)}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
     assert diff == []
-    assert schema.current_revision(engine) == "0003"
+    assert schema.current_revision(engine) == "0004"
 
 
 def test_upgrade_twice_is_harmless(app):
     schema.upgrade(get_engine(app))
-    assert schema.current_revision(get_engine(app)) == "0003"
+    assert schema.current_revision(get_engine(app)) == "0004"
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path, monkeypatch):
@@ -65,7 +66,7 @@ def test_db_upgrade_command_creates_and_seeds_a_new_database(tmp_path, monkeypat
     runner = create_app().test_cli_runner()
     result = runner.invoke(args=["mailer", "db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "revision 0003; 23 tags and 23 campaigns added" in result.output
+    assert "revision 0004; 23 tags and 23 campaigns added" in result.output
     assert (tmp_path / "inst" / "mailer.sqlite3").exists()
 
 
@@ -87,7 +88,7 @@ def test_0003_keeps_planned_letters_and_still_refuses_a_letter_off_its_campaigns
         plan_year(session, 2027, now=datetime(2027, 1, 1, 9, 0, tzinfo=UTC))
         session.commit()
         contact_id = contact.id
-    schema.upgrade(engine)
+    schema.upgrade(engine, "0003")
     assert schema.current_revision(engine) == "0003"
     with Session(engine) as session:
         letters = list(session.scalars(select(Letter).order_by(Letter.id)))
@@ -106,4 +107,92 @@ def test_0003_keeps_planned_letters_and_still_refuses_a_letter_off_its_campaigns
         for letter in (off_tag, again):
             with pytest.raises(IntegrityError), session.begin_nested():
                 session.add(letter)
+    engine.dispose()
+
+
+def _planned_contacts(engine, tags: str = "8, 23") -> tuple[int, int]:
+    """Two contacts with the year 2027 planned; their ids."""
+    with Session(engine) as session:
+        seed_tags(session)
+        seed_campaigns(session)
+        first, second = make_contact(session, tags=tags), make_contact(session, tags=tags)
+        plan_year(session, 2027, now=datetime(2027, 1, 1, 9, 0, tzinfo=UTC))
+        session.commit()
+        return first.id, second.id
+
+
+def _letter_like(letter: Letter, **changes) -> Letter:
+    values = {
+        column: getattr(letter, column)
+        for column in ("contact_id", "campaign_id", "tag_id", "kind", "year")
+        + ("planned_at", "due_at", "expires_at")
+    }
+    return Letter(**values | {"year": 2028} | changes)
+
+
+def test_0004_keeps_the_letters_and_every_guarantee_of_their_keys(db_url):
+    engine = make_engine(db_url)
+    schema.upgrade(engine, "0003")
+    first, second = _planned_contacts(engine)
+    schema.upgrade(engine)
+    assert schema.current_revision(engine) == "0004"
+    with Session(engine) as session:
+        letters = list(session.scalars(select(Letter).order_by(Letter.id)))
+        assert sorted({letter.contact_id for letter in letters}) == [first, second]
+        mar8, feb23 = sorted(letters[:2], key=lambda letter: letter.kind != "mar8")
+        refused = [
+            _letter_like(mar8, tag_id=feb23.tag_id),  # off its campaign's tag
+            _letter_like(mar8, contact_id=second + 1000),  # no such contact
+            _letter_like(mar8, campaign_id=mar8.campaign_id + 1000),  # no such campaign
+            _letter_like(mar8, year=2027),  # a second letter for the year
+        ]
+        for letter in refused:
+            with pytest.raises(IntegrityError), session.begin_nested():
+                session.add(letter)
+        with pytest.raises(IntegrityError), session.begin_nested():  # a key changed later
+            session.execute(
+                text("UPDATE letters SET contact_id = :other WHERE id = :id"),
+                {"other": second + 1000, "id": mar8.id},
+            )
+        with pytest.raises(IntegrityError), session.begin_nested():  # a named key changed
+            session.execute(
+                text("UPDATE contacts SET id = :other WHERE id = :id"),
+                {"other": second + 1000, "id": first},
+            )
+        session.add(_letter_like(mar8))  # next year's letter is fine
+        session.flush()
+
+        session.execute(text("DELETE FROM contacts WHERE id = :id"), {"id": first})
+        left = session.scalars(select(Letter.contact_id).distinct()).all()
+        assert left == [second]
+        session.execute(text("DELETE FROM campaigns WHERE id = :id"), {"id": feb23.campaign_id})
+        kinds = session.scalars(select(Letter.kind).distinct()).all()
+        assert kinds == ["mar8"]
+        session.commit()
+    engine.dispose()
+
+
+def test_a_contact_with_letters_being_planned_cannot_be_deleted_until_they_are_in(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite lets one transaction write at a time: nothing runs alongside")
+    engine = make_engine(db_url)
+    schema.upgrade(engine)
+    first, _ = _planned_contacts(engine, tags="8")
+    with Session(engine) as planner, Session(engine) as deleter:
+        letter = planner.scalars(select(Letter).where(Letter.contact_id == first)).one()
+        planner.add(_letter_like(letter))
+        planner.flush()  # the new letter's contact is locked until the planner commits
+        deleter.execute(text("SET LOCAL lock_timeout = '200ms'"))
+        with pytest.raises(OperationalError, match="lock timeout"):
+            deleter.execute(text("DELETE FROM contacts WHERE id = :id"), {"id": first})
+        deleter.rollback()
+        planner.commit()
+        deleter.execute(text("DELETE FROM contacts WHERE id = :id"), {"id": first})
+        deleter.commit()
+        assert (
+            planner.scalar(
+                select(func.count()).select_from(Letter).where(Letter.contact_id == first)
+            )
+            == 0
+        )
     engine.dispose()

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 import campaigns.models  # noqa: F401  (registers the tables)
 import mailer.models  # noqa: F401
 from mailer.db import Base, make_engine
+from mailer.schema import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +20,7 @@ def run_on(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
