@@ -32,6 +32,7 @@ from mailer.contacts import mailing_block
 from mailer.db import (
     TailedWriter,
     refresh_statistics,
+    snapshot_reader,
     stream_rows,
     table_of,
     tailed_copy_writer,
@@ -100,10 +101,12 @@ def plan_year(
     shifts: list[tuple[int, list[str]]] = []
     with (
         tailed_copy_writer(session, _LETTERS, _LetterRows.COLUMNS) as writer,
-        closing(_BookedDays(session, year, managers)) as booked,
+        # Reads on their own connection (PostgreSQL), so the COPY stays open throughout.
+        snapshot_reader(session) as reader,
+        closing(_BookedDays(reader, year, managers)) as booked,
     ):
         letters = _LetterRows(writer, year, now, {c.id: c for c in campaigns}, windows)
-        for owner_id, wanted in _wanted_by_owner(session, year, windows, now.date(), report):
+        for owner_id, wanted in _wanted_by_owner(reader, year, windows, now.date(), report):
             owner = managers[owner_id]
             result = pace(
                 [PaceRequest((cid, w.campaign_id), start, w.end) for cid, w, start in wanted],

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from campaigns.calendar import WorkCalendar
@@ -15,7 +15,8 @@ from campaigns.models import Campaign
 from campaigns.planning import plan_year
 from campaigns.reports import explain_contact, year_calendar
 from mailer.contacts import Consent
-from mailer.models import Letter, Tag
+from mailer.db import session_scope, snapshot_reader
+from mailer.models import Contact, Letter, Manager, Tag
 from tests.factories import make_contact, make_manager
 
 JAN_1 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
@@ -209,3 +210,44 @@ def test_plan_calendar_and_explain_commands(runner, session):
     )
     assert result.exit_code == 0
     assert "construction (industry_catalogue): will get" in result.output
+
+
+def test_a_committed_book_is_planned_the_same_whether_read_apart_or_in_the_transaction(
+    session,
+):
+    # In a fresh transaction PostgreSQL reads the book on a second connection with the
+    # transaction's snapshot (the COPY then stays open); once the transaction has an id it
+    # reads in place. Both must give the same letters.
+    owner = make_manager(session, timezone="Asia/Yekaterinburg")
+    for _ in range(30):
+        make_contact(session, owner=owner, tags="строители, 8, НГ август")
+    session.commit()
+
+    def planned() -> list[tuple[int, int, datetime]]:
+        report = plan_year(session, 2027, now=JAN_1, cal=CAL)
+        assert report.added == 90
+        got = [(x.contact_id, x.campaign_id, x.planned_at) for x in letters(session)]
+        session.rollback()
+        return sorted(got)
+
+    apart = planned()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_current_xact_id()"))  # the transaction gets an id
+    assert planned() == apart
+
+
+def test_the_snapshot_reader_sees_what_the_session_saw_and_nothing_committed_later(app, session):
+    owner = make_manager(session)
+    first = make_contact(session, owner=owner)
+    session.commit()
+    with snapshot_reader(session) as reader:
+        with session_scope(app) as other:
+            later = make_contact(other, owner=other.get(Manager, owner.id))
+            other.commit()
+        seen = set(reader.scalars(select(Contact.email)))
+        if session.get_bind().dialect.name == "postgresql":
+            assert reader is not session
+            assert seen == {first.email}
+        else:  # one connection: it reads what is committed, as ever
+            assert reader is session
+            assert seen == {first.email, later.email}
