@@ -136,13 +136,7 @@ def compose_letter(
     (`find_house_sender`) so a caller looks it up once, not per letter.
     """
     return compose_to(
-        Recipient(
-            email=contact.email,
-            first_name=contact.first_name,
-            middle_name=contact.middle_name,
-            last_name=contact.last_name,
-            company=contact.company_name,
-        ),
+        Recipient.of(contact),
         contact.id,
         kind,
         sender=resolve_sender(contact.owner, house_sender),

@@ -237,9 +237,10 @@ def snapshot_reader(session: Session) -> Iterator[Session]:
     itself, as it is on SQLite (one writer, no COPY).
     """
     session.flush()
-    if session.get_bind().dialect.name != "postgresql" or session.execute(
-        text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
-    ).scalar_one():
+    if (
+        session.get_bind().dialect.name != "postgresql"
+        or session.execute(text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")).scalar_one()
+    ):
         yield session
         return
     snapshot = session.execute(text("SELECT pg_export_snapshot()")).scalar_one()

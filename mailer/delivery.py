@@ -142,12 +142,11 @@ def deliver_claimed(
 ) -> Counter[str]:
     """Send this worker's claimed letters and write their outcomes back.
 
-    The batch is loaded in a few queries and composed at once; all its Message-IDs are
+    The batch is loaded as plain rows and composed at once; all its Message-IDs are
     committed before the first byte goes out, so a retry repeats them. The letters then go
     over `concurrency` SMTP sessions and outcomes are committed every COMMIT_EVERY letters:
     a kill leaves at most the rest of one batch `sending`, to be recovered and marked as
-    possible duplicates. The loaded rows are only read; changes go back in a few
-    executemany statements per commit.
+    possible duplicates. Changes go back in a few statements per commit.
     """
     outcomes: Counter[str] = Counter()
     rows = _claimed_rows(session, ids)
@@ -274,13 +273,7 @@ def _prepare(
         kind = LetterKind(letter.kind)
         check_letter_tag(tag, kind)
         return compose_to(
-            Recipient(
-                email=letter.email,
-                first_name=letter.first_name,
-                middle_name=letter.middle_name,
-                last_name=letter.last_name,
-                company=letter.company_name,
-            ),
+            Recipient.of(letter),
             letter.contact_id,
             kind,
             sender=sender,

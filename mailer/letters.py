@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
@@ -91,6 +91,27 @@ class Recipient:
     middle_name: str = ""
     last_name: str = ""
     company: str = ""
+
+    @classmethod
+    def of(cls, contact: ContactFields) -> Recipient:
+        """From a contact, or a row carrying its columns."""
+        return cls(
+            email=contact.email,
+            first_name=contact.first_name,
+            middle_name=contact.middle_name,
+            last_name=contact.last_name,
+            company=contact.company_name,
+        )
+
+
+class ContactFields(Protocol):
+    """What Recipient.of reads: a Contact's columns of those names."""
+
+    email: str
+    first_name: str
+    middle_name: str
+    last_name: str
+    company_name: str
 
 
 @dataclass(frozen=True)
