@@ -40,14 +40,19 @@ CAMPAIGN_KEY = "fk_letters_campaign_id_campaigns"
 
 FUNCTIONS = [
     # Letters added by one statement: every contact and campaign (with its tag) they name
-    # must exist, and is locked until commit so that it cannot be deleted under them.
+    # must exist, and is locked until commit so that it cannot be deleted under them. Two
+    # passes over the added rows (a year's plan is one statement of millions), with room to
+    # sort and hash their keys in memory instead of on disk.
     f"""
-CREATE FUNCTION letters_check_added_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION letters_check_added_keys() RETURNS trigger LANGUAGE plpgsql
+SET work_mem = '256MB' AS $$
 DECLARE
     wanted bigint;
     found bigint;
+    campaign_keys bigint[];  -- (campaign id << 32) | tag id
 BEGIN
-    SELECT count(DISTINCT contact_id) INTO wanted FROM added;
+    SELECT count(DISTINCT contact_id), array_agg(DISTINCT (campaign_id::bigint << 32) | tag_id)
+        INTO wanted, campaign_keys FROM added;
     SELECT count(*) INTO found FROM (
         SELECT FROM contacts WHERE id IN (SELECT contact_id FROM added) FOR KEY SHARE
     ) AS locked;
@@ -56,12 +61,11 @@ BEGIN
             MESSAGE = 'a letter names a contact that does not exist',
             TABLE = 'letters', CONSTRAINT = '{CONTACT_KEY}';
     END IF;
-    SELECT count(*) INTO wanted FROM (SELECT DISTINCT campaign_id, tag_id FROM added) AS keys;
     SELECT count(*) INTO found FROM (
-        SELECT FROM campaigns WHERE (id, tag_id) IN (SELECT campaign_id, tag_id FROM added)
+        SELECT FROM campaigns WHERE ((id::bigint << 32) | tag_id) = ANY (campaign_keys)
         FOR KEY SHARE
     ) AS locked;
-    IF found <> wanted THEN
+    IF found <> coalesce(cardinality(campaign_keys), 0) THEN
         RAISE foreign_key_violation USING
             MESSAGE = 'a letter names a campaign that does not exist or is not its tag''s',
             TABLE = 'letters', CONSTRAINT = '{CAMPAIGN_KEY}';
