@@ -416,6 +416,24 @@ def test_it_sends_over_starttls_and_logs_in_inside_it(tmp_path: Path):
     assert server.connections == 1
 
 
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_send_all_streams_over_starttls_sessions(tmp_path: Path, pipelining):
+    tls = make_self_signed_cert(tmp_path)
+    server = ScriptedSmtpServer(
+        credentials=("anna", "pw"), tls=tls, require_starttls=True, pipelining=pipelining
+    )
+    with server:
+        settings = settings_for(server, security="starttls", username="anna", password="pw")
+        with SmtpTransport(settings, ssl_context=tls.client_context()) as transport:
+            recipients = [f"u{i}@d{i % 3}.example" for i in range(9)]
+            results, raws = send_all(transport, recipients, sessions=2)
+
+    assert {r.outcome for r in results} == {Outcome.SENT}
+    assert sorted(m.data for m in server.accepted) == sorted(raws)
+    assert server.logins == ["anna", "anna"]
+    assert server.connections == 2
+
+
 def test_it_sends_over_implicit_tls(tmp_path: Path):
     tls = make_self_signed_cert(tmp_path)
     with ScriptedSmtpServer(tls=tls, implicit_tls=True) as server:
