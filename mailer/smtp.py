@@ -2,7 +2,8 @@
 
 The caller owns retries and the outbox state; this module only reports what happened to one
 attempt. A letter is never transmitted twice by this module: the only transparent retry is
-a reconnect *before* any byte of the message went out (a relay that closed an idle session).
+on a new session *before* any byte of the message's content went out (a relay that closed a
+session it had carried letters on).
 """
 
 from __future__ import annotations
