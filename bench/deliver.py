@@ -24,7 +24,7 @@ It installs nothing. Start the sink first (Debian package `postfix`; its daemon 
 
 --breakdown runs the product's path once more in one process on a fresh database, timing
 each stage (claim, load, compose = render + MIME, SMTP, commits); --profile writes a
-cProfile of the batches' main thread in that run.
+cProfile of the batches in that run.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def main() -> int:
         "--processes", type=int, help="sending processes; default: the app's, one per core"
     )
     parser.add_argument("--breakdown", action="store_true", help="time each stage of a letter")
-    parser.add_argument("--profile", help="write a cProfile of the sending threads here")
+    parser.add_argument("--profile", help="write a cProfile of the batches here")
     args = parser.parse_args()
     host, _, port_text = args.sink.rpartition(":")
     port = int(port_text)
@@ -362,7 +362,7 @@ def run_smtp_source(
 
 
 class _Stages:
-    """Wall and CPU seconds per stage, summed over the sending threads."""
+    """Wall and CPU seconds per stage, summed over its calls."""
 
     def __init__(self) -> None:
         self.wall: dict[str, float] = defaultdict(float)
