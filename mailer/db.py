@@ -292,26 +292,16 @@ def copy_writer(
     in the block: before any statement, or a fetch by stream_rows, the open COPY is ended,
     and the next write starts another.
     """
-    if session.get_bind().dialect.name != "postgresql":
-
-        def write(rows: Iterable[Sequence[Any]]) -> None:
-            for chunk in _chunks(rows):
-                insert_tuples(session, table, columns, chunk)
-
-        yield write
-        return
-    copy = _OpenCopy(session.connection(), table, columns)
-    try:
-        yield copy.write
-    except BaseException as exc:
-        copy.end(exc)
-        raise
-    copy.end()
+    with tailed_copy_writer(session, table, columns) as writer:
+        yield writer.write
 
 
 class TailedWriter(Protocol):
     """Writes rows whose last columns repeat: `encode_tail` once per set of those values,
-    then `write_tailed` with rows of the leading values followed by an encoded tail."""
+    then `write_tailed` with rows of the leading values followed by an encoded tail; or
+    `write` with whole rows."""
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> None: ...
 
     def encode_tail(self, values: Sequence[Any]) -> Any: ...
 
@@ -322,11 +312,12 @@ class TailedWriter(Protocol):
 def tailed_copy_writer(
     session: Session, table: Table, columns: Sequence[str]
 ) -> Iterator[TailedWriter]:
-    """copy_writer for rows that end in values shared by many (a campaign's, say).
+    """copy_writer's writer, which also takes rows that end in values shared by many (a
+    campaign's, say) through `encode_tail` and `write_tailed`.
 
     On PostgreSQL the shared end is encoded once in COPY's binary form, so a row costs one
     pack of its leading values (integers, timestamps) instead of an encoding per value;
-    elsewhere the rows are put together and inserted as copy_writer does.
+    elsewhere the rows are put together and inserted in chunks.
     """
     if session.get_bind().dialect.name != "postgresql":
         yield _TupleTails(session, table, columns)
@@ -346,13 +337,15 @@ class _TupleTails:
     def __init__(self, session: Session, table: Table, columns: Sequence[str]) -> None:
         self._session, self._table, self._columns = session, table, columns
 
+    def write(self, rows: Iterable[Sequence[Any]]) -> None:
+        for chunk in _chunks(rows):
+            insert_tuples(self._session, self._table, self._columns, chunk)
+
     def encode_tail(self, values: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(values)
 
     def write_tailed(self, rows: Iterable[Sequence[Any]]) -> None:
-        whole = (tuple(row[:-1]) + row[-1] for row in rows)
-        for chunk in _chunks(whole):
-            insert_tuples(self._session, self._table, self._columns, chunk)
+        self.write(tuple(row[:-1]) + row[-1] for row in rows)
 
 
 class _OpenCopy:
