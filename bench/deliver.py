@@ -101,7 +101,7 @@ def main() -> int:
         print("Flask-Mail is missing: pip install -e '.[bench]'", file=sys.stderr)
         return 2
 
-    from mailer.workers import default_processes
+    from mailer.run.workers import default_processes
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MAILER_INSTANCE_PATH"] = str(Path(tmp) / "instance")
@@ -177,10 +177,13 @@ def fill(app: Any, n: int) -> None:
     """N consenting contacts with one tag each, planned by the real planner, all due now."""
     from campaigns.defaults import seed_campaigns
     from campaigns.planning import plan_year
-    from mailer import schema
+    from mailer.contacts.models import Contact
     from mailer.db import bulk_insert, copy_insert, get_engine
-    from mailer.models import Contact, Letter, Manager, Tag, contact_tags
-    from mailer.taxonomy import seed_tags
+    from mailer.delivery.models import Letter
+    from mailer.managers.models import Manager
+    from mailer.storage import schema
+    from mailer.tags.models import Tag, contact_tags
+    from mailer.tags.taxonomy import seed_tags
 
     engine = get_engine(app)
     schema.upgrade(engine)
@@ -253,8 +256,8 @@ class Delivered:
 
 def deliver_all(app: Any, processes: int) -> Delivered:
     """The product's path, as `mailer deliver --once` runs it: batches until none is due."""
-    from mailer.models import Letter, LetterStatus
-    from mailer.workers import deliver_in_processes
+    from mailer.delivery.models import Letter, LetterStatus
+    from mailer.run.workers import deliver_in_processes
 
     factory = app.extensions["mailer.sessionmaker"]
     cpu = _cpu_seconds()
@@ -283,10 +286,11 @@ def _cpu_seconds() -> float:
 
 def composed_letters(app: Any) -> list[Any]:
     """The letters just sent, composed again exactly as deliver_letter composes them."""
-    from mailer.composing import LetterSettings, compose_letter
-    from mailer.letters import LetterKind, Occasion
-    from mailer.managers import find_house_sender
-    from mailer.models import Letter, Tag
+    from mailer.delivery.models import Letter
+    from mailer.letters.composing import LetterSettings, compose_letter
+    from mailer.letters.rendering import LetterKind, Occasion
+    from mailer.managers.services import find_house_sender
+    from mailer.tags.models import Tag
 
     settings = LetterSettings.from_config(app.config)
     letters = []
@@ -397,7 +401,9 @@ def _patched(target: Any, name: str, value: Any) -> Iterator[None]:
 
 def breakdown(app: Any, profile: str | None) -> None:
     """Run the product's path again in one process, timing each stage of a batch."""
-    from mailer import composing, delivery, smtp
+    from mailer.delivery import sending as delivery
+    from mailer.letters import composing
+    from mailer.smtp import transport as smtp
 
     stages = _Stages()
     profiler = cProfile.Profile() if profile else None

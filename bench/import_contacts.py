@@ -20,12 +20,12 @@ from pathlib import Path
 from pg_schemas import PG_URL, drop_schema, pg_schema_url  # bench/ is on sys.path
 from sqlalchemy.orm import Session
 
-from mailer import schema
+from mailer.contacts.importing import import_contacts
 from mailer.db import make_engine
-from mailer.demo import DEMO_MANAGERS, write_contacts_csv
-from mailer.importing import import_contacts
-from mailer.managers import add_manager
-from mailer.taxonomy import seed_tags
+from mailer.managers.services import add_manager
+from mailer.run.demo import DEMO_MANAGERS, write_contacts_csv
+from mailer.storage import schema
+from mailer.tags.taxonomy import seed_tags
 
 
 def _run(url: str, csv_path: str, queue: mp.Queue) -> None:

@@ -1,4 +1,4 @@
-"""MIME benchmark: letters/s for mailer.mime.build_message against the stdlib EmailMessage route.
+"""MIME benchmark: letters/s for mailer.letters.mime.build_message against stdlib EmailMessage.
 
 Both build the same N letters (realistic Russian names, subject, a ~1,000-character text and a
 ~1,500-character HTML body, a ~150-character List-Unsubscribe) on one core; the stdlib route
@@ -18,8 +18,8 @@ from email import policy
 from email.headerregistry import Address as StdAddress
 from email.message import EmailMessage
 
-from mailer import mime
-from mailer.mime import Address, build_message, check_header_block, make_message_id
+from mailer.letters import mime
+from mailer.letters.mime import Address, build_message, check_header_block, make_message_id
 
 MSK = timezone(timedelta(hours=3))
 FIRST = ["Иван", "Мария", "Алексей", "Ольга", "Дмитрий", "Елена", "Сергей", "Наталья"]

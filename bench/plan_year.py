@@ -34,10 +34,13 @@ from sqlalchemy.orm import Session
 
 from campaigns.defaults import seed_campaigns
 from campaigns.planning import plan_year
-from mailer import schema
+from mailer.contacts.models import Contact
 from mailer.db import bulk_insert, copy_insert, make_engine, refresh_statistics
-from mailer.models import Contact, Letter, Manager, Tag, TagKind, contact_tags
-from mailer.taxonomy import seed_tags
+from mailer.delivery.models import Letter
+from mailer.managers.models import Manager
+from mailer.storage import schema
+from mailer.tags.models import Tag, TagKind, contact_tags
+from mailer.tags.taxonomy import seed_tags
 
 CONTACTS_PER_MANAGER = 400
 # Where a Russian sales team sits: mostly Moscow time, some in the Urals, Siberia, the Far East.

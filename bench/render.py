@@ -17,11 +17,11 @@ from email import policy
 from email.parser import BytesParser
 from zoneinfo import ZoneInfo
 
-from mailer.demo import fake_contacts
-from mailer.letters import LetterKind, Occasion, Recipient, render_letter
-from mailer.mime import Address, build_message, make_message_id
-from mailer.sender import SenderIdentity
-from mailer.signing import list_unsubscribe_headers
+from mailer.letters.mime import Address, build_message, make_message_id
+from mailer.letters.rendering import LetterKind, Occasion, Recipient, render_letter
+from mailer.letters.sender import SenderIdentity
+from mailer.letters.signing import list_unsubscribe_headers
+from mailer.run.demo import fake_contacts
 
 SENDERS = [
     SenderIdentity(n, name, email, f"{name}\nДом Подарков", ZoneInfo(tz), False)

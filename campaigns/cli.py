@@ -12,8 +12,8 @@ from sqlalchemy import select
 from campaigns.models import Campaign
 from campaigns.planning import plan_year
 from campaigns.reports import explain_contact, year_calendar
-from mailer.cli.session import unit_of_work
-from mailer.contacts import find_contact
+from mailer.contacts.book import find_contact
+from mailer.unit_of_work import unit_of_work
 
 campaigns = AppGroup("campaigns", help="The annual campaign calendar.")
 

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.models import Campaign
-from mailer.letters import LetterKind
-from mailer.models import Tag, TagKind
+from mailer.letters.rendering import LetterKind
+from mailer.tags.models import Tag, TagKind
 
 _HOLIDAY_KINDS = {"mar8": LetterKind.MAR8, "feb23": LetterKind.FEB23}
 

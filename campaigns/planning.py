@@ -28,7 +28,8 @@ from campaigns.calendar import (
 )
 from campaigns.models import Campaign
 from campaigns.pacing import OwnerSchedule, PaceRequest, pace
-from mailer.contacts import mailing_block
+from mailer.contacts.book import mailing_block
+from mailer.contacts.models import Contact
 from mailer.db import (
     TailedWriter,
     refresh_statistics,
@@ -38,7 +39,9 @@ from mailer.db import (
     tailed_copy_writer,
     utcnow,
 )
-from mailer.models import Contact, Letter, LetterStatus, Manager, TagKind, contact_tags
+from mailer.delivery.models import Letter, LetterStatus
+from mailer.managers.models import Manager
+from mailer.tags.models import TagKind, contact_tags
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from campaigns.calendar import WorkCalendar
 from campaigns.models import Campaign
 from campaigns.planning import campaign_window
-from mailer.contacts import mailing_block
+from mailer.contacts.book import mailing_block
+from mailer.contacts.models import Contact
 from mailer.db import utcnow
-from mailer.models import Contact, Letter, LetterStatus, Manager
+from mailer.delivery.models import Letter, LetterStatus
+from mailer.managers.models import Manager
 
 
 @dataclass

@@ -18,9 +18,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(Path(__file__).resolve().parent.parent / "templates"),
     )
-    import campaigns.models  # noqa: F401  (their tables join the one metadata)
-    from mailer import config, db, views
+    import mailer.tables  # noqa: F401  (every table joins the one metadata)
+    from mailer import config, db
     from mailer.cli import register_cli
+    from mailer.contacts import views
 
     config.load(app, test_config)
     db.init_app(app)

@@ -14,9 +14,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from campaigns.defaults import seed_campaigns
-from mailer import create_app, schema
+from mailer import create_app
 from mailer.db import get_engine, session_scope
-from mailer.taxonomy import seed_tags
+from mailer.storage import schema
+from mailer.tags.taxonomy import seed_tags
 
 pytest_plugins = ["tests.conftest_smtp"]  # smtp_server, no_unexpected_smtp
 

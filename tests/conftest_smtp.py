@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mailer.sink import SmtpSink
+from mailer.run.sink import SmtpSink
 from tests.smtp_server import LISTENING_PORTS, ScriptedSmtpServer
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mailer.contacts import Consent, add_contact, clean_fields
-from mailer.managers import add_manager
-from mailer.models import Contact, Manager
-from mailer.taxonomy import resolve_tags
+from mailer.contacts.book import Consent, add_contact, clean_fields
+from mailer.contacts.models import Contact
+from mailer.managers.models import Manager
+from mailer.managers.services import add_manager
+from mailer.tags.taxonomy import resolve_tags
 
 _seq = itertools.count(1)
 

@@ -22,7 +22,7 @@ from typing import Any, Self
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from mailer.sink import FreePortController
+from mailer.run.sink import FreePortController
 
 HOST = "127.0.0.1"
 

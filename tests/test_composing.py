@@ -8,9 +8,14 @@ from email.parser import BytesParser
 
 import pytest
 
-from mailer.composing import CompositionError, LetterSettings, compose_letter, next_occurrence
-from mailer.letters import LetterKind
-from mailer.sender import SenderError, resolve_sender
+from mailer.letters.composing import (
+    CompositionError,
+    LetterSettings,
+    compose_letter,
+    next_occurrence,
+)
+from mailer.letters.rendering import LetterKind
+from mailer.letters.sender import SenderError, resolve_sender
 from tests.factories import make_contact, make_manager
 
 SETTINGS = LetterSettings(
@@ -74,7 +79,7 @@ def test_the_letter_comes_from_the_owner_in_every_field(session, petr, house):
 def test_a_transfer_made_before_rendering_changes_the_sender(session, petr, house):
     anna = make_manager(session, name="Анна Смирнова", email="anna@gifts.example")
     contact = make_contact(session, owner=petr, tags="8")
-    from mailer.transfers import transfer_contacts
+    from mailer.contacts.transfers import transfer_contacts
 
     transfer_contacts(session, [contact], anna)
     composed = compose_letter(

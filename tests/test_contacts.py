@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from mailer.contacts import DuplicateContactError, clean_fields, find_existing
-from mailer.models import Contact
+from mailer.contacts.book import DuplicateContactError, clean_fields, find_existing
+from mailer.contacts.models import Contact
 from tests.factories import make_contact, make_manager
 
 

@@ -19,9 +19,11 @@ import pytest
 from sqlalchemy import select, update
 
 from campaigns.planning import plan_year
-from mailer.composing import LetterSettings
+from mailer.contacts.models import HistoryEntry, HistoryKind
+from mailer.contacts.transfers import transfer_contacts
 from mailer.db import session_scope
-from mailer.delivery import (
+from mailer.delivery.models import Letter, LetterStatus
+from mailer.delivery.sending import (
     GIVE_UP_AFTER,
     STALE_CLAIM,
     backoff,
@@ -30,10 +32,9 @@ from mailer.delivery import (
     deliver_due,
     recover_stale_claims,
 )
-from mailer.models import HistoryEntry, HistoryKind, Letter, LetterStatus
-from mailer.smtp import SmtpSettings, SmtpTransport
-from mailer.transfers import transfer_contacts
-from mailer.workers import deliver_in_processes
+from mailer.letters.composing import LetterSettings
+from mailer.run.workers import deliver_in_processes
+from mailer.smtp.transport import SmtpSettings, SmtpTransport
 from tests.factories import make_contact, make_manager
 
 JAN_1 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
@@ -294,8 +295,8 @@ def test_a_batch_held_up_by_a_slow_relay_renews_the_claim_of_what_it_still_has_t
     session, factory, transport, smtp_server, monkeypatch, renew_every
 ):
     contacts, due = planned(session, 2)
-    monkeypatch.setattr("mailer.delivery.COMMIT_EVERY", 1)
-    monkeypatch.setattr("mailer.delivery.RENEW_CLAIMS_EVERY", renew_every)
+    monkeypatch.setattr("mailer.delivery.sending.COMMIT_EVERY", 1)
+    monkeypatch.setattr("mailer.delivery.sending.RENEW_CLAIMS_EVERY", renew_every)
     smtp_server.script(contacts[0].email, data_delay=0.3)
     ids = claim_due(session, now=due, limit=10)
     deliver_claimed(factory(), ids, transport, SETTINGS, now=due, concurrency=1)

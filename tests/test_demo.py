@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from mailer.models import Contact, Letter, Manager
+from mailer.contacts.models import Contact
+from mailer.delivery.models import Letter
+from mailer.managers.models import Manager
 
 
 def test_demo_load_twice_updates_and_plans_nothing_twice(runner, session):

@@ -9,9 +9,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import delete, select
 
-from mailer.exporting import EXPORT_HEADERS, export_contacts, neutralise
-from mailer.importing import import_contacts
-from mailer.models import Contact, Manager
+from mailer.contacts.exporting import EXPORT_HEADERS, export_contacts, neutralise
+from mailer.contacts.importing import import_contacts
+from mailer.contacts.models import Contact
+from mailer.managers.models import Manager
 from tests.factories import make_contact, make_manager
 
 # One payload per start a spreadsheet runs as a formula.

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mailer.addresses import BadEmailError, normalise_email
-from mailer.company import company_keys, split_company
-from mailer.contacts import ContactError, clean_fields
-from mailer.folding import fold
-from mailer.phones import BadPhoneError, normalise_phone
+from mailer.contacts.addresses import BadEmailError, normalise_email
+from mailer.contacts.book import ContactError, clean_fields
+from mailer.contacts.company import company_keys, split_company
+from mailer.contacts.folding import fold
+from mailer.contacts.phones import BadPhoneError, normalise_phone
 
 
 def test_it_keeps_idn_domains_in_ascii_form_for_sending():

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from mailer.gc_tuning import fewer_collections
+from mailer.storage.gc_tuning import fewer_collections
 
 
 def test_it_raises_the_young_threshold_and_freezes_the_heap_inside_the_block():

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailer.cli.greeting import greeting_command
-from mailer.greeting import NEUTRAL_GREETING, Greeting, greet, greeting_text
-from mailer.names_lexicon import fold, morph
+from mailer.letters.cli import greeting_command
+from mailer.letters.greeting import NEUTRAL_GREETING, Greeting, greet, greeting_text
+from mailer.letters.names_lexicon import fold, morph
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("MAILER_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -174,7 +174,7 @@ def test_it_builds_the_analyser_once() -> None:
 
 def test_it_is_a_pure_module() -> None:
     for module in ("greeting.py", "names_lexicon.py", "names_translit.py"):
-        tree = ast.parse((REPO / "mailer" / module).read_text(encoding="utf-8"))
+        tree = ast.parse((REPO / "mailer" / "letters" / module).read_text(encoding="utf-8"))
         imported = {
             node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
         }

@@ -11,9 +11,9 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from mailer.contacts import find_existing
-from mailer.importing import REASON_HEADER, ImportFileError, ImportReport, import_contacts
-from mailer.models import Contact
+from mailer.contacts.book import find_existing
+from mailer.contacts.importing import REASON_HEADER, ImportFileError, ImportReport, import_contacts
+from mailer.contacts.models import Contact
 from tests.factories import make_contact, make_manager
 
 RU_HEADER = [
@@ -963,7 +963,7 @@ def test_rows_stored_before_a_file_breaks_stay_imported(
 
 
 def test_an_interrupted_import_keeps_what_it_committed(session, tmp_path, owner, monkeypatch):
-    monkeypatch.setattr("mailer.importing.COMMIT_ROWS", 4)
+    monkeypatch.setattr("mailer.contacts.importing.COMMIT_ROWS", 4)
     path = write_csv(tmp_path / "c.csv", [["Email"]] + [[f"p{i}@x.example"] for i in range(20)])
     calls: list[int] = []
 

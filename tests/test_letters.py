@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from jinja2 import UndefinedError
 from jinja2.sandbox import SecurityError
 
-from mailer.letters import (
+from mailer.letters.lint import LetterLintError, LetterText, lint_letter
+from mailer.letters.rendering import (
     LetterKind,
     Occasion,
     Recipient,
@@ -22,8 +23,7 @@ from mailer.letters import (
     letter_environment,
     render_letter,
 )
-from mailer.lint import LetterLintError, LetterText, lint_letter
-from mailer.sender import SenderIdentity
+from mailer.letters.sender import SenderIdentity
 
 SNAPSHOTS = Path(__file__).with_name("snapshots") / "letters"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"

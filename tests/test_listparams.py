@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailer.listparams import in_list_param
-from mailer.models import Contact
+from mailer.contacts.models import Contact
+from mailer.storage.listparams import in_list_param
 from tests.factories import make_contact, make_manager
 
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mailer import mime
-from mailer.mime import (
+from mailer.letters import mime
+from mailer.letters.mime import (
     Address,
     HeaderInjectionError,
     build_message,

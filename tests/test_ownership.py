@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
+from mailer.contacts.models import HistoryKind
+from mailer.contacts.notes import abandoned_contacts, add_note, contact_history
+from mailer.contacts.transfers import TransferError, transfer_contacts
 from mailer.db import utcnow
-from mailer.managers import ManagerError, add_manager, find_house_sender
-from mailer.models import HistoryKind
-from mailer.notes import abandoned_contacts, add_note, contact_history
-from mailer.transfers import TransferError, transfer_contacts
+from mailer.managers.services import ManagerError, add_manager, find_house_sender
 from tests.factories import make_contact, make_manager
 
 
@@ -49,7 +49,7 @@ def test_there_is_only_one_house_sender(session):
 
 
 def test_the_database_refuses_a_second_house_sender(session):
-    from mailer.models import Manager
+    from mailer.managers.models import Manager
 
     make_manager(session, is_house=True)
     session.add(Manager(name="Второй дом", email="house2@x.example", is_house=True))

@@ -14,9 +14,12 @@ from campaigns.calendar import WorkCalendar
 from campaigns.models import Campaign
 from campaigns.planning import plan_year
 from campaigns.reports import explain_contact, year_calendar
-from mailer.contacts import Consent
+from mailer.contacts.book import Consent
+from mailer.contacts.models import Contact
 from mailer.db import session_scope, snapshot_reader
-from mailer.models import Contact, Letter, Manager, Tag
+from mailer.delivery.models import Letter
+from mailer.managers.models import Manager
+from mailer.tags.models import Tag
 from tests.factories import make_contact, make_manager
 
 JAN_1 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)

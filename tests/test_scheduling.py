@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from campaigns.planning import plan_year
-from mailer import leases, workers
-from mailer.models import Letter, LetterStatus
-from mailer.scheduling import Scheduler
+from mailer.delivery.models import Letter, LetterStatus
+from mailer.run import leases, workers
+from mailer.run.scheduling import Scheduler
 from tests.factories import make_contact
 
 T0 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 import campaigns.models  # noqa: F401  (the campaigns tables are part of the schema)
 from campaigns.defaults import seed_campaigns
 from campaigns.planning import plan_year
-from mailer import create_app, schema
+from mailer import create_app
 from mailer.db import Base, get_engine, make_engine
-from mailer.models import Letter
-from mailer.taxonomy import seed_tags
+from mailer.delivery.models import Letter
+from mailer.storage import schema
+from mailer.tags.taxonomy import seed_tags
 from tests.factories import make_contact
 
 

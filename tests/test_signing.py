@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailer.signing import (
+from mailer.letters.signing import (
     UNSUBSCRIBE,
     BadTokenError,
     list_unsubscribe_headers,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mailer.sink import SmtpSink, run_sink, safe_message_id
-from mailer.smtp import Outcome, SmtpSettings, SmtpTransport
+from mailer.run.sink import SmtpSink, run_sink, safe_message_id
+from mailer.smtp.transport import Outcome, SmtpSettings, SmtpTransport
 from tests import conftest_smtp
 
 no_unexpected_smtp = conftest_smtp.no_unexpected_smtp

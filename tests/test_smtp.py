@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailer.smtp import Outcome, Outgoing, SmtpSettings, SmtpTransport, wire_payload
+from mailer.smtp.transport import Outcome, Outgoing, SmtpSettings, SmtpTransport, wire_payload
 from tests import conftest_smtp
 from tests.smtp_server import ScriptedSmtpServer, make_self_signed_cert
 
@@ -28,7 +28,7 @@ SENDER = "anna@gifts.example"
 
 
 def letter(to: str, *, message_id: str | None = None, body: str = "Добрый день!") -> bytes:
-    """A small finished letter with CRLF line ends, as mailer.mime produces them."""
+    """A small finished letter with CRLF line ends, as mailer.letters.mime produces them."""
     message_id = message_id or f"<{uuid.uuid4().hex}@gifts.example>"
     return (
         f"From: Anna <{SENDER}>\r\nTo: {to}\r\nSubject: Hello\r\nMessage-ID: {message_id}\r\n"

@@ -6,8 +6,8 @@ import csv
 
 import pytest
 
-from mailer.tagging import TagVocabulary, UnknownTagError, parse_tags
-from mailer.taxonomy import TAXONOMY_CSV
+from mailer.tags.tagging import TagVocabulary, UnknownTagError, parse_tags
+from mailer.tags.taxonomy import TAXONOMY_CSV
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +78,8 @@ def test_tags_parse_exits_non_zero_naming_the_unknown_word(runner):
 def test_an_alias_added_in_the_database_is_understood(session):
     from sqlalchemy import select
 
-    from mailer.models import Tag, TagAlias
-    from mailer.taxonomy import resolve_tags
+    from mailer.tags.models import Tag, TagAlias
+    from mailer.tags.taxonomy import resolve_tags
 
     tag = session.scalar(select(Tag).where(Tag.code == "construction"))
     tag.aliases.append(TagAlias(alias="стройматериалы"))
@@ -90,8 +90,8 @@ def test_an_alias_added_in_the_database_is_understood(session):
 def test_seeding_twice_adds_nothing_and_keeps_edits(session):
     from sqlalchemy import func, select
 
-    from mailer.models import Tag
-    from mailer.taxonomy import seed_tags
+    from mailer.tags.models import Tag
+    from mailer.tags.taxonomy import seed_tags
 
     tag = session.scalar(select(Tag).where(Tag.code == "it"))
     tag.label = "ИТ-компании"

@@ -1,14 +1,13 @@
-"""Alembic environment: runs on a connection handed over by mailer.schema, or a URL."""
+"""Alembic environment: runs on a connection handed over by mailer.storage.schema, or a URL."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
 
-import campaigns.models  # noqa: F401  (registers the tables)
-import mailer.models  # noqa: F401
+import mailer.tables  # noqa: F401
 from mailer.db import Base, make_engine
-from mailer.schema import include_object
+from mailer.storage.schema import include_object
 
 config = context.config
 target_metadata = Base.metadata

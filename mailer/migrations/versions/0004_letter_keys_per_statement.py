@@ -24,7 +24,7 @@ A concurrent delete of a contact waits for the lock, then cascades to the letter
 they are committed (its cascade reads with a new snapshot), exactly as with the key.
 SQLite keeps its foreign keys, which cost little there: its check is a B-tree probe in
 the same process. The models still declare the keys (SQLite's schema, the ORM's joins);
-`mailer.schema.include_object` tells autogenerate that PostgreSQL keeps them by trigger.
+`mailer.storage.schema.include_object` tells autogenerate that PostgreSQL keeps them by trigger.
 """
 
 import sqlalchemy as sa

@@ -1,0 +1,280 @@
+"""`mailer contacts`: check, add, import, export, transfer, notes, abandoned."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from tqdm import tqdm
+
+from mailer.contacts.book import (
+    Consent,
+    ContactFilter,
+    add_contact,
+    clean_fields,
+    find_contact,
+    find_existing,
+    select_contacts,
+)
+from mailer.contacts.exporting import export_contacts
+from mailer.contacts.importing import import_contacts
+from mailer.contacts.models import HistoryKind
+from mailer.contacts.notes import abandoned_contacts, add_note, contact_history
+from mailer.contacts.transfers import transfer_contacts
+from mailer.managers.services import find_manager
+from mailer.tags.taxonomy import resolve_tags
+from mailer.unit_of_work import unit_of_work
+
+contacts = AppGroup("contacts", help="The contact book.")
+
+
+@contacts.command("check")
+@click.option("--email", help="E-mail to look for.")
+@click.option("--phone", help="Phone in any format.")
+@click.option("--company", help="Company in either spelling: `Тойота (Toyota)`.")
+def check_command(email: str | None, phone: str | None, company: str | None) -> None:
+    """Find contacts already in the book and say who owns them; exit 1 when found."""
+    if not (email or phone or company):
+        raise click.UsageError("give at least one of --email, --phone, --company")
+    with unit_of_work(commit=False) as session:
+        matches = find_existing(
+            session,
+            email=email,
+            phone=phone,
+            company=company,
+            phone_region=current_app.config["DEFAULT_PHONE_REGION"],
+        )
+        if not matches:
+            click.echo("not in the contact book")
+            return
+        for match in matches:
+            click.echo(match.describe())
+    sys.exit(1)
+
+
+@contacts.command("add")
+@click.option("--email", required=True)
+@click.option("--first-name", default="")
+@click.option("--middle-name", default="", help="Patronymic.")
+@click.option("--last-name", default="")
+@click.option("--company", default="", help="`Тойота (Toyota)`: name and its other spelling.")
+@click.option("--position", default="")
+@click.option("--phone", default="")
+@click.option("--owner", required=True, help="Owner's e-mail or name, or `house`.")
+@click.option("--tags", "tag_line", default="", help="Loose tag line: `строители, сентябрь, 8`.")
+@click.option(
+    "--consent",
+    "consent_source",
+    default="",
+    help="How consent to advertising letters was given (none: no consent).",
+)
+@click.option(
+    "--same-company",
+    is_flag=True,
+    help="A different person of a company already in the book: add anyway.",
+)
+def add_command(
+    email: str,
+    first_name: str,
+    middle_name: str,
+    last_name: str,
+    company: str,
+    position: str,
+    phone: str,
+    owner: str,
+    tag_line: str,
+    consent_source: str,
+    same_company: bool,
+) -> None:
+    """Add a contact after checking nobody owns it already."""
+    with unit_of_work() as session:
+        fields = clean_fields(
+            email=email,
+            first_name=first_name,
+            middle_name=middle_name,
+            last_name=last_name,
+            company=company,
+            position=position,
+            phone=phone,
+            consent=Consent(True, None, consent_source) if consent_source else None,
+            phone_region=current_app.config["DEFAULT_PHONE_REGION"],
+        )
+        contact = add_contact(
+            session,
+            fields,
+            owner=find_manager(session, owner),
+            tags=resolve_tags(session, tag_line),
+            is_same_company_ok=same_company,
+        )
+        click.echo(f"added {contact.email}, owner {contact.owner.name}")
+
+
+@contacts.command("tag")
+@click.argument("email")
+@click.argument("line")
+def tag_command(email: str, line: str) -> None:
+    """Add the tags of a loose line to a contact."""
+    with unit_of_work() as session:
+        contact = find_contact(session, email)
+        contact.tags = list(dict.fromkeys([*contact.tags, *resolve_tags(session, line)]))
+        click.echo(", ".join(t.code for t in contact.tags))
+
+
+@contacts.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--owner", help="Owner (e-mail or name) for rows without `Ответственный`.")
+@click.option("--dry-run", is_flag=True, help="Check everything, change nothing.")
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where rejected rows go (default: FILE.rejects.csv beside FILE).",
+)
+@click.option(
+    "--allow-same-company", is_flag=True, help="Accept new people of companies other managers own."
+)
+def import_command(
+    file: Path, owner: str | None, dry_run: bool, rejects: Path | None, allow_same_company: bool
+) -> None:
+    """Import a CSV or XLSX export; re-import updates contacts by e-mail."""
+    with unit_of_work(commit=not dry_run) as session:
+        default_owner = find_manager(session, owner) if owner else None
+        with tqdm(
+            total=None,
+            unit="B",
+            unit_scale=True,
+            delay=2,
+            file=sys.stderr,
+            desc="importing",
+            leave=False,
+        ) as bar:
+            if file.is_file():
+                bar.total = file.stat().st_size
+            report = import_contacts(
+                session,
+                file,
+                default_owner=default_owner,
+                is_dry_run=dry_run,
+                rejects_path=rejects,
+                is_same_company_ok=allow_same_company,
+                chunk_size=current_app.config["IMPORT_CHUNK_SIZE"],
+                phone_region=current_app.config["DEFAULT_PHONE_REGION"],
+                progress=bar.update,
+            )
+    if report.ignored_headers:
+        click.echo("ignored columns: " + ", ".join(report.ignored_headers), err=True)
+    if report.blank_rows:
+        click.echo(f"blank rows skipped: {report.blank_rows}", err=True)
+    if report.rejects_path:
+        click.echo(f"rejected rows written to {report.rejects_path}", err=True)
+    prefix = "dry run, nothing saved: " if dry_run else ""
+    click.echo(
+        f"{prefix}read {report.rows_read}, accepted {report.accepted} "
+        f"(new {report.inserted}, updated {report.updated}), rejected {report.rejected}"
+    )
+
+
+@contacts.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--owner", help="Only this owner's contacts.")
+def export_command(file: Path, owner: str | None) -> None:
+    """Export contacts to CSV or XLSX (by the file's suffix), safe to open in a spreadsheet."""
+    with unit_of_work(commit=False) as session:
+        manager = find_manager(session, owner) if owner else None
+        count = export_contacts(session, file, owner=manager)
+    click.echo(f"exported {count} contacts to {file}")
+
+
+@contacts.command("transfer")
+@click.option("--to", "to_ref", required=True, help="New owner (e-mail or name), or `house`.")
+@click.option("--email", "emails", multiple=True, help="A contact's e-mail (repeatable).")
+@click.option("--from", "from_ref", help="All contacts of this manager (combine to filter).")
+@click.option("--tag", "tag_line", help="Only contacts with this tag.")
+@click.option("--company", help="Only contacts of this company (either spelling).")
+@click.option("--by", "by_ref", help="Who makes the transfer (kept in history).")
+@click.option("--reason", default="", help="Why (kept in history).")
+def transfer_command(
+    to_ref: str,
+    emails: tuple[str, ...],
+    from_ref: str | None,
+    tag_line: str | None,
+    company: str | None,
+    by_ref: str | None,
+    reason: str,
+) -> None:
+    """Transfer one contact, a filter of contacts, or all of a manager's contacts."""
+    with unit_of_work() as session:
+        tag = None
+        if tag_line:
+            found = resolve_tags(session, tag_line)
+            if len(found) != 1:
+                raise click.BadParameter("give exactly one tag", param_hint="--tag")
+            tag = found[0]
+        criteria = ContactFilter(
+            owner=find_manager(session, from_ref) if from_ref else None,
+            tag=tag,
+            company=company,
+            emails=emails,
+        )
+        if criteria.is_empty():
+            raise click.UsageError("say which contacts: --email, --from, --tag or --company")
+        selected = select_contacts(session, criteria)
+        if emails:
+            for email in emails:
+                find_contact(session, email)  # an unknown e-mail is an error, not a no-op
+        to = find_manager(session, to_ref)
+        by = find_manager(session, by_ref) if by_ref else None
+        moved = transfer_contacts(session, selected, to, by=by, reason=reason)
+        click.echo(f"transferred {moved} of {len(selected)} contacts to {to.name}")
+
+
+@contacts.command("note")
+@click.argument("email")
+@click.argument("text")
+@click.option("--kind", type=click.Choice(["call", "meeting", "letter", "note"]), default="note")
+@click.option("--by", "by_ref", help="Author (e-mail or name); default: the contact's owner.")
+def note_command(email: str, text: str, kind: str, by_ref: str | None) -> None:
+    """Add a note (call, meeting, letter, free note) to a contact's history."""
+    with unit_of_work() as session:
+        contact = find_contact(session, email)
+        author = find_manager(session, by_ref) if by_ref else contact.owner
+        add_note(session, contact, text, kind=HistoryKind(kind), author=author)
+        click.echo(f"{kind} noted on {contact.email}")
+
+
+@contacts.command("history")
+@click.argument("email")
+def history_command(email: str) -> None:
+    """Print a contact's history, oldest first."""
+    with unit_of_work(commit=False) as session:
+        contact = find_contact(session, email)
+        for entry in contact_history(session, contact):
+            who = entry.author.name if entry.author else "system"
+            line = f"{entry.created_at:%Y-%m-%d %H:%M} UTC  {entry.kind.value:<8} {who}"
+            if entry.kind is HistoryKind.TRANSFER:
+                src = entry.from_manager.name if entry.from_manager else "?"
+                dst = entry.to_manager.name if entry.to_manager else "?"
+                line += f": {src} → {dst}"
+            if entry.body:
+                line += f": {entry.body}"
+            click.echo(line)
+
+
+@contacts.command("abandoned")
+@click.option("--days", type=click.IntRange(min=0), required=True)
+def abandoned_command(days: int) -> None:
+    """Contacts with no note for N days, per owner, the longest-quiet first."""
+    with unit_of_work(commit=False) as session:
+        rows = abandoned_contacts(session, days)
+        owner = None
+        for row in rows:
+            if row.contact.owner_id != owner:
+                owner = row.contact.owner_id
+                click.echo(f"{row.contact.owner.name} <{row.contact.owner.email}>")
+            last = f"last note {row.last_note_at:%Y-%m-%d}" if row.last_note_at else "no notes"
+            name = row.contact.full_name or "-"
+            company = row.contact.company_display
+            click.echo(f"  {row.contact.email}\t{name}\t{company}\t{last}")
+        click.echo(f"{len(rows)} contacts without a note for {days} days")

@@ -1,0 +1,95 @@
+"""Exporting the contact book to CSV or XLSX that is safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from mailer.contacts.models import Contact
+from mailer.managers.models import Manager
+
+# Same headers the importer reads, so an export can be edited and imported back.
+EXPORT_HEADERS = [
+    "Фамилия",
+    "Имя",
+    "Отчество",
+    "Компания",
+    "Должность",
+    "Email",
+    "Телефон",
+    "Теги",
+    "Ответственный",
+    "Согласие на рассылку",
+]
+# A spreadsheet runs a cell starting with these as a formula (CSV/formula injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """Make a cell inert: a leading quote keeps a formula-like value as text."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def restore(value: str) -> str:
+    """Undo `neutralise`, so an exported file imports back as it was."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS) else value
+
+
+def contact_row(contact: Contact) -> list[str]:
+    """A contact as export cells, before neutralising."""
+    consent = (
+        contact.consent_at.date().isoformat()
+        if contact.has_consent and contact.consent_at
+        else ("да" if contact.has_consent else "нет")
+    )
+    return [
+        contact.last_name,
+        contact.first_name,
+        contact.middle_name,
+        contact.company_display,
+        contact.position,
+        contact.email,
+        contact.phone or "",
+        ", ".join(t.code for t in contact.tags),
+        contact.owner.email,
+        consent,
+    ]
+
+
+def iter_export_rows(session: Session, owner: Manager | None = None) -> Iterator[list[str]]:
+    """Neutralised rows, streamed in batches so memory stays flat."""
+    stmt = select(Contact).options(selectinload(Contact.tags)).order_by(Contact.id)
+    if owner is not None:
+        stmt = stmt.where(Contact.owner_id == owner.id)
+    for contact in session.scalars(stmt.execution_options(yield_per=1000)):
+        yield [neutralise(v) for v in contact_row(contact)]
+
+
+def export_contacts(session: Session, path: Path, owner: Manager | None = None) -> int:
+    """Write contacts to `path` (.xlsx or CSV in UTF-8 with BOM and `;` for Excel)."""
+    rows = iter_export_rows(session, owner)
+    count = 0
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Контакты")
+        sheet.append(EXPORT_HEADERS)
+        for row in rows:
+            # XML cannot hold control characters a CSV import may have let in; drop them.
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) for v in row])
+            count += 1
+        book.save(path)
+        return count
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow(EXPORT_HEADERS)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count

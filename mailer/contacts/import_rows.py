@@ -1,0 +1,268 @@
+"""Reading an import file's rows and cleaning them, in this process or in a second one.
+
+Cleaning (e-mail and phone validation, tag parsing) costs as much CPU as storing, so a
+large file is read and cleaned in a background process while this one writes to the
+database; chunks travel through a bounded queue so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+
+from mailer.contacts.book import Consent, ContactError, ContactFields, clean_fields
+from mailer.contacts.exporting import restore
+from mailer.contacts.folding import fold
+from mailer.contacts.tabular import SourceRow, TableError, open_table
+from mailer.tags.tagging import TagVocabulary, UnknownTagError, parse_tags
+
+REASON_HEADER = "Причина отказа"
+
+# Header spellings CRMs use, folded; each maps to one field of the contact.
+HEADERS: dict[str, str] = {}
+for _field, _names in {
+    "first_name": ["имя", "first name", "firstname", "first_name", "given name", "name"],
+    "middle_name": ["отчество", "middle name", "middlename", "middle_name", "patronymic"],
+    "last_name": ["фамилия", "last name", "lastname", "last_name", "surname", "family name"],
+    "company": [
+        "компания",
+        "организация",
+        "название компании",
+        "company",
+        "company name",
+        "organization",
+        "organisation",
+    ],
+    "position": ["должность", "position", "job title", "title"],
+    "email": [
+        "email",
+        "e-mail",
+        "e mail",
+        "эл. почта",
+        "электронная почта",
+        "почта",
+        "рабочий e-mail",
+        "рабочий email",
+        "mail",
+    ],
+    "phone": ["телефон", "phone", "рабочий телефон", "мобильный телефон", "mobile", "tel"],
+    "tags": ["теги", "тэги", "метки", "tags", "labels"],
+    "owner": ["ответственный", "менеджер", "owner", "manager", "responsible"],
+    "consent": ["согласие на рассылку", "согласие", "consent", "marketing consent"],
+}.items():
+    for _name in _names:
+        HEADERS[fold(_name)] = _field
+IGNORED_HEADERS = {fold(REASON_HEADER), "reason"}
+
+_YES = {"да", "yes", "y", "true", "1", "+", "есть", "согласен", "согласна", "дано", "получено"}
+_NO = {"нет", "no", "n", "false", "0", "-", "не дано", "отказ", "отказался", "отказалась"}
+_DATE = re.compile(r"^(?:(\d{1,2})\.(\d{1,2})\.(\d{4})|(\d{4})-(\d{2})-(\d{2}))")
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be imported (no e-mail column, unreadable...)."""
+
+
+class RowRejected(Exception):
+    """A row that cannot be imported; the message is the reason written to the reject file."""
+
+
+def map_headers(header: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Field → column index, and the headers that mean nothing to the contact book."""
+    mapping: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, name in enumerate(header):
+        key = fold(name).strip(" *:")
+        target = HEADERS.get(key)
+        if target is None:
+            if key and key not in IGNORED_HEADERS:
+                ignored.append(name)
+            continue
+        if target in mapping:
+            raise ImportFileError(
+                f"two columns mean {target}: '{header[mapping[target]]}' and '{name}'"
+            )
+        mapping[target] = index
+    if "email" not in mapping:
+        raise ImportFileError(
+            "no e-mail column (Email / E-mail); headers are: " + ", ".join(header)
+        )
+    return mapping, ignored
+
+
+def parse_consent(value: str, source: str) -> Consent | None:
+    """Consent from a cell: yes/no words or the date it was given; None for an empty cell."""
+    text = fold(value)
+    if not text:
+        return None
+    if text in _YES:
+        return Consent(True, None, source)
+    if text in _NO:
+        return Consent(False, None, source)
+    if m := _DATE.match(text):
+        d, mo, y = (m[1], m[2], m[3]) if m[1] else (m[6], m[5], m[4])
+        try:
+            return Consent(True, datetime(int(y), int(mo), int(d), tzinfo=UTC), source)
+        except ValueError:
+            pass
+    raise ValueError(f"unrecognised consent value '{value}' (да/нет or a date)")
+
+
+@dataclass(frozen=True)
+class OwnerRef:
+    id: int
+    name: str
+    is_active: bool
+
+
+@dataclass
+class OwnerDirectory:
+    """Managers by folded e-mail or name; a name two managers share maps to None."""
+
+    by_key: dict[str, OwnerRef | None] = field(default_factory=dict)
+
+    def add(self, ref: OwnerRef, email: str) -> None:
+        self.by_key[email] = ref
+        key = fold(ref.name)
+        self.by_key[key] = None if key in self.by_key else ref
+
+    def find(self, text: str) -> OwnerRef:
+        key = fold(text)
+        if key not in self.by_key:
+            raise RowRejected(f"unknown owner '{text}'")
+        ref = self.by_key[key]
+        if ref is None:
+            raise RowRejected(f"owner '{text}' is ambiguous: several managers have this name")
+        if not ref.is_active:
+            raise RowRejected(f"owner {ref.name} is not active")
+        return ref
+
+
+@dataclass
+class CleanRow:
+    """A source row after cleaning, waiting for the chunk's database checks."""
+
+    source: SourceRow
+    fields: ContactFields
+    owner_id: int | None
+    tag_ids: list[int]
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return (CleanRow, (self.source, self.fields, self.owner_id, self.tag_ids))
+
+
+@dataclass
+class Chunk:
+    """One chunk of the file: rows to store, rows already rejected, and where reading is."""
+
+    rows: list[CleanRow] = field(default_factory=list)
+    rejects: list[tuple[SourceRow, str]] = field(default_factory=list)
+    blank_rows: int = 0
+    progress: int = 0  # bytes (CSV) or rows (XLSX) read so far
+
+
+@dataclass
+class RowCleaner:
+    """Everything cleaning a row needs; plain data, so it can go to another process."""
+
+    mapping: dict[str, int]
+    width: int
+    owners: OwnerDirectory
+    default_owner_id: int | None
+    vocabulary: TagVocabulary
+    tag_ids: dict[str, int]
+    filename: str
+    phone_region: str = "RU"
+
+    def clean(self, source: SourceRow) -> CleanRow:
+        values = source.values
+        if len(values) > self.width:
+            raise RowRejected(f"{len(values)} fields, the header has {self.width}")
+        cells = {
+            name: restore(values[index]) if index < len(values) else ""
+            for name, index in self.mapping.items()
+        }
+        try:
+            consent_text = cells.get("consent", "")
+            where = f"импорт {self.filename}, строка {source.line}: «{consent_text.strip()}»"
+            fields = clean_fields(
+                email=cells["email"],
+                first_name=cells.get("first_name", ""),
+                middle_name=cells.get("middle_name", ""),
+                last_name=cells.get("last_name", ""),
+                company=cells.get("company", ""),
+                position=cells.get("position", ""),
+                phone=cells.get("phone", ""),
+                consent=parse_consent(consent_text, where),
+                phone_region=self.phone_region,
+            )
+            codes = parse_tags(cells.get("tags", ""), self.vocabulary)
+        except (UnknownTagError, ContactError, ValueError) as exc:
+            raise RowRejected(str(exc)) from None
+        owner_text = cells.get("owner", "").strip()
+        owner_id = self.owners.find(owner_text).id if owner_text else self.default_owner_id
+        return CleanRow(source, fields, owner_id, [self.tag_ids[c] for c in codes])
+
+
+def read_chunks(path: Path, cleaner: RowCleaner, chunk_size: int) -> Iterator[Chunk]:
+    """The file's rows, cleaned, chunk by chunk; TableError if it stops being readable."""
+    table = open_table(path)
+    rows = iter(table.rows())
+    while source_rows := list(islice(rows, chunk_size)):
+        chunk = Chunk()
+        for source in source_rows:
+            if not any(v.strip() for v in source.values):
+                chunk.blank_rows += 1
+                continue
+            try:
+                chunk.rows.append(cleaner.clean(source))
+            except RowRejected as exc:
+                chunk.rejects.append((source, str(exc)))
+        chunk.progress = getattr(table, "bytes_read", 0) or source_rows[-1].line
+        yield chunk
+
+
+_DONE = "done"
+
+
+def _read_into(out: mp.Queue, path: Path, cleaner: RowCleaner, chunk_size: int) -> None:
+    try:
+        for chunk in read_chunks(path, cleaner, chunk_size):
+            out.put(chunk)
+        out.put(_DONE)
+    except BaseException as exc:  # handed to the parent, which raises it there
+        out.put(exc)
+
+
+def read_chunks_in_background(path: Path, cleaner: RowCleaner, chunk_size: int) -> Iterator[Chunk]:
+    """`read_chunks` run in a second process, at most two chunks ahead of the consumer."""
+    # fork: the child only reads the file (it never touches the inherited database
+    # connections, and exits without cleanup), and it needs no importable __main__.
+    is_fork = "fork" in mp.get_all_start_methods()
+    context = mp.get_context("fork") if is_fork else mp.get_context("spawn")
+    out: mp.Queue = context.Queue(maxsize=2)
+    process = context.Process(target=_read_into, args=(out, path, cleaner, chunk_size))
+    process.start()
+    try:
+        while True:
+            try:
+                item = out.get(timeout=1)
+            except queue.Empty:
+                if not process.is_alive():
+                    raise TableError(f"reading {path.name} stopped unexpectedly") from None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, str):  # _DONE
+                return
+            yield item
+    finally:
+        if process.is_alive():
+            process.terminate()
+        process.join()

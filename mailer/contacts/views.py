@@ -1,0 +1,49 @@
+"""The contact book's web pages: thin callers of the services."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+from sqlalchemy import func, select
+
+from mailer.contacts.book import find_existing
+from mailer.contacts.models import Contact
+from mailer.db import session_scope
+from mailer.managers.models import Manager
+
+bp = Blueprint("book", __name__)
+
+
+@bp.get("/")
+def index() -> str:
+    """Managers with how many contacts each owns."""
+    with session_scope() as session:
+        stmt = select(Contact.owner_id, func.count()).group_by(Contact.owner_id)
+        counts = {owner_id: n for owner_id, n in session.execute(stmt)}
+        managers = session.scalars(select(Manager).order_by(Manager.is_house, Manager.name)).all()
+        return render_template("pages/index.html", managers=managers, counts=counts)
+
+
+@bp.get("/check")
+def check() -> str:
+    """Who already owns a contact: by e-mail, phone or company (either spelling)."""
+    query = request.args.get("q", "").strip()
+    matches, error = [], None
+    if query:
+        try:
+            with session_scope() as session:
+                matches = find_existing(
+                    session,
+                    **{_query_kind(query): query},
+                    phone_region=current_app.config["DEFAULT_PHONE_REGION"],
+                )
+        except ValueError as exc:
+            error = str(exc)
+    return render_template("pages/check.html", query=query, matches=matches, error=error)
+
+
+def _query_kind(query: str) -> str:
+    """One search box: an @ means an e-mail, mostly digits a phone, anything else a company."""
+    if "@" in query:
+        return "email"
+    digits = sum(ch.isdigit() for ch in query)
+    return "phone" if digits >= 7 and digits >= len(query.replace(" ", "")) * 0.7 else "company"
