@@ -163,7 +163,7 @@ def _app(path: Path, host: str, port: int, concurrency: int | None) -> Any:
 
     config = {
         "DATABASE_URL": f"sqlite:///{path}",
-        "SECRET_KEY": "bench-secret",
+        "SECRET_KEY": "bench-secret-key-0123456789",
         "PUBLIC_BASE_URL": "https://mail.gifts.example",
         "SMTP_HOST": host,
         "SMTP_PORT": port,
@@ -178,10 +178,12 @@ def fill(app: Any, n: int) -> None:
     from campaigns.defaults import seed_campaigns
     from campaigns.planning import plan_year
     from mailer.contacts.models import Contact
-    from mailer.db import bulk_insert, copy_insert, get_engine
+    from mailer.db import get_engine
     from mailer.delivery.models import Letter
     from mailer.managers.models import Manager
     from mailer.storage import schema
+    from mailer.storage.copy import copy_insert
+    from mailer.storage.inserts import bulk_insert
     from mailer.tags.models import Tag, contact_tags
     from mailer.tags.taxonomy import seed_tags
 
@@ -402,8 +404,9 @@ def _patched(target: Any, name: str, value: Any) -> Iterator[None]:
 def breakdown(app: Any, profile: str | None) -> None:
     """Run the product's path again in one process, timing each stage of a batch."""
     from mailer.delivery import sending as delivery
+    from mailer.delivery import writeback
     from mailer.letters import composing
-    from mailer.smtp import transport as smtp
+    from mailer.smtp import pipeline as smtp
 
     stages = _Stages()
     profiler = cProfile.Profile() if profile else None
@@ -427,7 +430,7 @@ def breakdown(app: Any, profile: str | None) -> None:
         (composing, "build_message"),
         (smtp._Exchange, "_write"),
         (smtp._Exchange, "_read"),
-        (delivery._Writes, "commit"),
+        (writeback.Writes, "commit"),
     ]
     with ExitStack() as stack:
         for target, name in patches:

@@ -35,10 +35,13 @@ from sqlalchemy.orm import Session
 from campaigns.defaults import seed_campaigns
 from campaigns.planning import plan_year
 from mailer.contacts.models import Contact
-from mailer.db import bulk_insert, copy_insert, make_engine, refresh_statistics
+from mailer.db import make_engine
 from mailer.delivery.models import Letter
 from mailer.managers.models import Manager
 from mailer.storage import schema
+from mailer.storage.copy import copy_insert
+from mailer.storage.inserts import bulk_insert
+from mailer.storage.table_statistics import refresh_statistics
 from mailer.tags.models import Tag, TagKind, contact_tags
 from mailer.tags.taxonomy import seed_tags
 

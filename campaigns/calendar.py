@@ -1,4 +1,7 @@
-"""Occasion dates from yearly rules and the Russian working-day calendar letters are paced on.
+"""The Russian working-day calendar letters are paced on, and send windows around occasions.
+
+An occasion's dates come from its tag's yearly rule, read in one place for the whole
+product (`mailer/tags/occasions.py`); `occasion_dates` is re-exported here for planning.
 
 Working days come from the `holidays` package's Russian calendar, which carries the
 government's yearly decrees: transferred days off (переносы выходных) and working
@@ -12,11 +15,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
-from functools import lru_cache
+from datetime import date, timedelta
 
 import holidays
-from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
+
+from mailer.tags.occasions import occasion_dates as occasion_dates
 
 # Art. 112 TK RF moves a holiday that falls on a weekend to the next working day, except the
 # New Year holidays and Christmas (1-8 January): those weekend days are moved by the yearly
@@ -26,19 +29,6 @@ _DECREE_ONLY_DAYS = {(1, day) for day in range(1, 9)}
 
 class UnknownCalendarYear(ValueError):
     """A strict calendar was asked about a year whose transfer decrees the package lacks."""
-
-
-def occasion_dates(rule: str, year: int) -> list[date]:
-    """The dates a yearly RRULE falls on in `year`, so campaigns need no hand-kept dates."""
-    return list(_occasion_dates(rule, year))
-
-
-@lru_cache(maxsize=4096)
-def _occasion_dates(rule: str, year: int) -> tuple[date, ...]:
-    """Parsing an RRULE costs more than planning one letter, so each (rule, year) is kept."""
-    start = datetime(year, 1, 1)
-    moments = rrulestr(rule, dtstart=start).between(start, datetime(year, 12, 31), inc=True)
-    return tuple(moment.date() for moment in moments)
 
 
 def unknown_years_message(years: Iterable[int]) -> str:

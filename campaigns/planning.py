@@ -7,16 +7,16 @@ of it that year); the unique constraints make a second letter impossible either 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, select, text, type_coerce
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns.calendar import (
@@ -28,20 +28,15 @@ from campaigns.calendar import (
 )
 from campaigns.models import Campaign
 from campaigns.pacing import OwnerSchedule, PaceRequest, pace
+from campaigns.plan_store import LetterTerms, contacts_tagged, hold_year, letter_store
 from mailer.contacts.book import mailing_block
 from mailer.contacts.models import Contact
-from mailer.db import (
-    TailedWriter,
-    refresh_statistics,
-    snapshot_reader,
-    stream_rows,
-    table_of,
-    tailed_copy_writer,
-    utcnow,
-)
+from mailer.db import utcnow
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.managers.models import Manager
-from mailer.tags.models import TagKind, contact_tags
+from mailer.storage.snapshot import snapshot_reader
+from mailer.storage.streaming import stream_rows
+from mailer.tags.models import TagKind
 
 
 @dataclass(frozen=True)
@@ -98,17 +93,17 @@ def plan_year(
         if window is not None:
             windows[campaign.tag_id] = window
     managers = {m.id: m for m in session.scalars(select(Manager))}
-    _hold_year(session, year)
+    hold_year(session, year)
+    terms = _Terms(year, {c.id: c for c in campaigns}, windows)
     # Owner by owner, so memory holds one owner's letters, not the year's. Shifts are sorted
     # by each owner's first new letter: the order one pass over the contacts would give.
     shifts: list[tuple[int, list[str]]] = []
     with (
-        tailed_copy_writer(session, _LETTERS, _LetterRows.COLUMNS) as writer,
-        # Reads on their own connection (PostgreSQL), so the COPY stays open throughout.
+        letter_store(session, created_at=now) as store,
+        # Reads on their own connection (PostgreSQL), so the store's COPY stays open.
         snapshot_reader(session) as reader,
         closing(_BookedDays(reader, year, managers)) as booked,
     ):
-        letters = _LetterRows(writer, year, now, {c.id: c for c in campaigns}, windows)
         for owner_id, wanted in _wanted_by_owner(reader, year, windows, now.date(), report):
             owner = managers[owner_id]
             result = pace(
@@ -125,33 +120,11 @@ def plan_year(
                 )
             if said:
                 shifts.append((wanted[0][0], said))
-            writer.write_tailed(letters.rows(owner, result.times))
-    report.added = letters.count
+            letters = _due(result.times, now)
+            store.add(letters, terms.in_zone(owner.timezone))
+            report.added += len(letters)
     report.shifts = [said for _, owner_shifts in sorted(shifts) for said in owner_shifts]
-    if report.added >= _ANALYZE_AFTER:
-        refresh_statistics(session, _LETTERS)
     return report
-
-
-_ANALYZE_AFTER = 10_000  # letters added; fewer do not change the planner's picture much
-_LETTERS = table_of(Letter)
-_PLANNING_LOCK = 0x706C616E  # "plan": the advisory lock's first key; the year is the second
-
-
-def _hold_year(session: Session, year: int) -> None:
-    """Plan a year one transaction at a time, so letters can be copied straight in.
-
-    Two planners of one year would both see a letter as new and the second would fail on
-    the unique constraint. On PostgreSQL the second waits here until the first commits;
-    its reads below then see the first's letters (read committed: a snapshot per
-    statement). SQLite lets one transaction write at a time and fails a writer whose
-    reads are stale, so a plan there never meets another's letters either.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:key, :year)"),
-            {"key": _PLANNING_LOCK, "year": year},
-        )
 
 
 def _wanted_by_owner(
@@ -159,32 +132,7 @@ def _wanted_by_owner(
 ) -> Iterator[tuple[int, list[tuple[int, Window, date]]]]:
     """Each owner's letters still to plan, in contact and tag order, with the day each window
     opens for them; what is not wanted is counted in the report on the way."""
-    planned = (
-        select(Letter.id)
-        .where(
-            Letter.contact_id == contact_tags.c.contact_id,
-            Letter.campaign_id == Campaign.id,
-            Letter.year == year,
-        )
-        .exists()
-    )
-    rows = stream_rows(
-        session,
-        select(
-            Contact.owner_id,
-            contact_tags.c.contact_id,
-            contact_tags.c.tag_id,
-            Contact.has_consent,
-            # Only compared with None: read without UTCDateTime's conversion per value.
-            type_coerce(Contact.unsubscribed_at, DateTime(timezone=True)),
-            type_coerce(Contact.hard_bounced_at, DateTime(timezone=True)),
-            planned,
-        )
-        .join(Contact, Contact.id == contact_tags.c.contact_id)
-        .join(Campaign, Campaign.tag_id == contact_tags.c.tag_id)
-        .where(contact_tags.c.tag_id.in_(list(windows)))
-        .order_by(Contact.owner_id, contact_tags.c.contact_id, contact_tags.c.tag_id),
-    )
+    rows = contacts_tagged(session, year, windows)
     opens = {tag_id: (w, max(w.start, today)) for tag_id, w in windows.items()}
     skipped = report.skipped
     for owner_id, owner_rows in groupby(rows, key=itemgetter(0)):
@@ -203,68 +151,42 @@ def _wanted_by_owner(
             yield owner_id, wanted
 
 
-class _LetterRows:
-    """Outbox rows for paced letters: who, which campaign, when, and a tail of what is the
-    same for every letter of a campaign to one owner's time zone, encoded once."""
+def _due(times: dict[Any, datetime], now: datetime) -> list[tuple[int, int, datetime]]:
+    """(contact id, campaign id, due time) of paced letters, keyed (contact id, campaign id);
+    in a window already open, what pacing put in the past goes now."""
+    return [
+        (contact, campaign, now if at < now else at) for (contact, campaign), at in times.items()
+    ]
 
-    COLUMNS = (
-        "contact_id", "campaign_id", "planned_at", "due_at", "tag_id", "kind", "year", "status",
-        "occasion_name", "occasion_on", "attempts", "last_error", "is_possible_duplicate",
-        "created_at", "updated_at", "expires_at",
-    )  # fmt: skip
+
+class _Terms:
+    """Each campaign's letter terms in a time zone: its fixed values and its last moment."""
 
     def __init__(
-        self,
-        writer: TailedWriter,
-        year: int,
-        now: datetime,
-        campaigns: dict[int, Campaign],
-        windows: dict[int, Window],
+        self, year: int, campaigns: dict[int, Campaign], windows: dict[int, Window]
     ) -> None:
-        self._writer = writer
-        self.now = now
-        self.count = 0
-        self._windows = {w.campaign_id: w for w in windows.values()}
-        self._fixed = {
-            w.campaign_id: (
-                campaigns[w.campaign_id].tag_id,
-                campaigns[w.campaign_id].letter_kind,
-                year,
-                LetterStatus.PLANNED,
-                campaigns[w.campaign_id].occasion_name,
-                w.occasion,
-                0,
-                "",
-                False,
-                now,
-                now,
-            )
-            for w in windows.values()
-        }
-        self._tails: dict[tuple[str, int], Any] = {}
+        self._year = year
+        self._campaigns = campaigns
+        self._windows = list(windows.values())
+        self._by_zone: dict[str, list[LetterTerms]] = {}
 
-    def rows(self, owner: Manager, times: dict[Hashable, datetime]) -> Iterator[tuple[Any, ...]]:
-        """One owner's rows in the order pacing placed them."""
-        now = self.now
-        tails = {campaign: self._tail(owner.timezone, campaign) for campaign in self._fixed}
-        self.count += len(times)
-        # In contact order, not pacing's: a contact's letters then share the pages of the
-        # unique index, and the key check finds the contact row it has just locked.
-        for key, at in sorted(times.items()):
-            contact_id, campaign_id = cast(tuple[int, int], key)
-            if at < now:  # a window already open: what falls in the past goes now
-                at = now
-            yield contact_id, campaign_id, at, at, tails[campaign_id]
-
-    def _tail(self, timezone: str, campaign_id: int) -> Any:
-        """The row's end: the campaign's fixed values and its last day in the owner's zone."""
-        key = (timezone, campaign_id)
-        if key not in self._tails:
-            expires_on = self._windows[campaign_id].expires_on
-            expires_at = datetime.combine(expires_on, time(23, 59), ZoneInfo(timezone))
-            tail = self._fixed[campaign_id] + (expires_at.astimezone(UTC),)
-            self._tails[key] = self._writer.encode_tail(tail)
-        return self._tails[key]
+    def in_zone(self, timezone: str) -> list[LetterTerms]:
+        """Every campaign's terms; a letter expires at 23:59 of its last day in the zone."""
+        if timezone not in self._by_zone:
+            zone = ZoneInfo(timezone)
+            self._by_zone[timezone] = [
+                LetterTerms(
+                    w.campaign_id,
+                    self._campaigns[w.campaign_id].tag_id,
+                    self._campaigns[w.campaign_id].letter_kind,
+                    self._year,
+                    self._campaigns[w.campaign_id].occasion_name,
+                    w.occasion,
+                    datetime.combine(w.expires_on, time(23, 59), zone).astimezone(UTC),
+                )
+                for w in self._windows
+            ]
+        return self._by_zone[timezone]
 
 
 def _schedule(owner: Manager) -> OwnerSchedule:

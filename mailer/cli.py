@@ -66,14 +66,23 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(mailer_group)
 
 
+def _checked_app() -> Flask:
+    """The app, or one line naming the bad setting (no traceback) when it cannot start."""
+    from mailer import create_app
+    from mailer.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
 def main() -> None:
     """Entry point of the `mailer` console script."""
-    from mailer import create_app
-
     group = FlaskGroup(
         name="mailer",
         help=mailer_group.help,
-        create_app=lambda: create_app(),
+        create_app=_checked_app,
         load_dotenv=False,
         set_debug_flag=False,
         add_default_commands=False,

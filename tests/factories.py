@@ -48,3 +48,11 @@ def make_contact(
         tags=resolve_tags(session, tags),
         is_same_company_ok=is_same_company_ok,
     )
+
+
+def configure(app, **overrides) -> None:
+    """Change settings of a made app, checked as at start (a test's relay, batch size)."""
+    from mailer.config import read_settings
+
+    app.config.update(overrides)
+    app.extensions["mailer.settings"] = read_settings(app.config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from campaigns.calendar import (
     occasion_window,
     unknown_years_message,
 )
+from mailer.tags import occasions
 
 SHARED_DATA = Path(
     os.environ.get("MAILER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -267,3 +268,9 @@ def test_both_ends_of_every_window_are_working_days(cal: WorkCalendar) -> None:
         assert cal.is_working_day(start) and cal.is_working_day(end)
         assert len(cal.working_days_between(start, end)) == 10
         assert len(cal.working_days_between(end + timedelta(days=1), occasion)) >= 4
+
+
+def test_planning_and_letters_read_a_rule_with_one_reader():
+    assert occasion_dates is occasions.occasion_dates
+    rule = "FREQ=YEARLY;BYMONTH=8;BYDAY=+2SU"
+    assert occasions.next_occurrence(rule, datetime(2027, 1, 1)) == occasion_dates(rule, 2027)[0]

@@ -8,14 +8,10 @@ from email.parser import BytesParser
 
 import pytest
 
-from mailer.letters.composing import (
-    CompositionError,
-    LetterSettings,
-    compose_letter,
-    next_occurrence,
-)
+from mailer.letters.composing import CompositionError, LetterSettings, compose_letter
 from mailer.letters.rendering import LetterKind
 from mailer.letters.sender import SenderError, resolve_sender
+from mailer.tags.occasions import next_occurrence, rule_month
 from tests.factories import make_contact, make_manager
 
 SETTINGS = LetterSettings(
@@ -148,6 +144,20 @@ def test_the_programmers_day_moves_with_leap_years():
     assert next_occurrence(rule, datetime(2027, 1, 1)).isoformat() == "2027-09-13"
     assert next_occurrence(rule, datetime(2028, 1, 1)).isoformat() == "2028-09-12"
     assert next_occurrence(rule, datetime(2027, 9, 14)).isoformat() == "2028-09-12"
+
+
+def test_a_purchase_month_is_the_month_its_rule_falls_in():
+    assert rule_month("FREQ=YEARLY;BYMONTH=8;BYMONTHDAY=1", 2027) == 8
+    assert rule_month("FREQ=YEARLY;BYMONTH=11", 2027) == 11
+
+
+def test_a_tag_rule_that_cannot_be_read_is_a_composition_error(session, petr, house):
+    contact = make_contact(session, owner=petr, tags="НГ сентябрь")
+    contact.tags[0].occasion_rule = "FREQ=SOMETIMES"
+    with pytest.raises(CompositionError, match="cannot be read"):
+        compose_letter(
+            contact, LetterKind.NEW_YEAR_CATALOGUE, house_sender=house, now=NOW, settings=SETTINGS
+        )
 
 
 def test_preview_writes_the_exact_eml_that_would_be_sent(runner, session, petr, house, tmp_path):

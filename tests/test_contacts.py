@@ -37,6 +37,13 @@ def test_it_refuses_to_add_an_existing_contact_naming_its_owner(session):
         make_contact(session, email="boss@toyota.example", company="Toyota")
 
 
+def test_a_match_held_by_the_same_owner_is_another_person_of_their_client(session):
+    owner = make_manager(session, name="Анна Смирнова")
+    make_contact(session, owner=owner, company="Тойота (Toyota)", phone="+7 916 123-45-67")
+    assert make_contact(session, owner=owner, company="Toyota").id
+    assert make_contact(session, owner=owner, phone="89161234567").id
+
+
 def test_a_different_person_of_the_same_company_can_be_added_explicitly(session):
     make_contact(session, company="Тойота (Toyota)")
     other = make_contact(session, company="тойота", is_same_company_ok=True)

@@ -19,23 +19,18 @@ import pytest
 from sqlalchemy import select, update
 
 from campaigns.planning import plan_year
+from mailer.config import settings
 from mailer.contacts.models import HistoryEntry, HistoryKind
 from mailer.contacts.transfers import transfer_contacts
 from mailer.db import session_scope
+from mailer.delivery.claims import STALE_CLAIM, claim_due, recover_stale_claims
 from mailer.delivery.models import Letter, LetterStatus
-from mailer.delivery.sending import (
-    GIVE_UP_AFTER,
-    STALE_CLAIM,
-    backoff,
-    claim_due,
-    deliver_claimed,
-    deliver_due,
-    recover_stale_claims,
-)
+from mailer.delivery.retry import GIVE_UP_AFTER, backoff
+from mailer.delivery.sending import deliver_claimed, deliver_due
 from mailer.letters.composing import LetterSettings
 from mailer.run.workers import deliver_in_processes
-from mailer.smtp.transport import SmtpSettings, SmtpTransport
-from tests.factories import make_contact, make_manager
+from mailer.smtp import SmtpSettings, SmtpTransport
+from tests.factories import configure, make_contact, make_manager
 
 JAN_1 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
 SETTINGS = LetterSettings("test-secret", "https://mail.gifts.example", "unsub@gifts.example")
@@ -296,7 +291,7 @@ def test_a_batch_held_up_by_a_slow_relay_renews_the_claim_of_what_it_still_has_t
 ):
     contacts, due = planned(session, 2)
     monkeypatch.setattr("mailer.delivery.sending.COMMIT_EVERY", 1)
-    monkeypatch.setattr("mailer.delivery.sending.RENEW_CLAIMS_EVERY", renew_every)
+    monkeypatch.setattr("mailer.delivery.claims.RENEW_CLAIMS_EVERY", renew_every)
     smtp_server.script(contacts[0].email, data_delay=0.3)
     ids = claim_due(session, now=due, limit=10)
     deliver_claimed(factory(), ids, transport, SETTINGS, now=due, concurrency=1)
@@ -309,7 +304,7 @@ def test_a_batch_held_up_by_a_slow_relay_renews_the_claim_of_what_it_still_has_t
 
 def test_deliver_once_command_sends_what_is_due(runner, app, session, smtp_server):
     _, due = planned(session, 2)
-    app.config.update(SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port)
+    configure(app, SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port)
     with session_scope(app) as s:  # make them due now
         for letter in s.scalars(select(Letter)):
             letter.due_at = datetime.now(UTC) - timedelta(minutes=1)
@@ -323,7 +318,7 @@ def test_deliver_once_command_sends_what_is_due(runner, app, session, smtp_serve
 
 def test_several_processes_share_the_queue_and_send_each_letter_once(app, session, smtp_server):
     contacts, due = planned(session, 30)
-    app.config.update(SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, WORKER_BATCH=4)
+    configure(app, SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, WORKER_BATCH=4)
     with session_scope(app) as s:  # due now: the loop sends at the present moment
         s.execute(update(Letter).values(due_at=datetime.now(UTC) - timedelta(minutes=1)))
         s.execute(update(Letter).values(expires_at=datetime.now(UTC) + timedelta(days=1)))
@@ -346,11 +341,14 @@ def test_several_processes_share_the_queue_and_send_each_letter_once(app, sessio
     assert {letter.status for letter in session.scalars(select(Letter))} == {LetterStatus.SENT}
 
 
-def test_a_failing_sending_process_stops_the_others_and_says_why(app, session):
+def test_a_failing_sending_process_stops_the_others_and_says_why(app, session, monkeypatch):
     planned(session, 4)
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=70000)  # each child refuses this
+    def unusable(*args: object) -> None:  # a relay set-up each child fails at
+        raise OSError("the relay's client certificate is unreadable")
 
-    with pytest.raises(RuntimeError, match="mailer-worker-.*SMTP_PORT must be between"):
+    monkeypatch.setattr("mailer.run.workers.SmtpTransport", unusable)
+
+    with pytest.raises(RuntimeError, match="mailer-worker-.*certificate is unreadable"):
         deliver_in_processes(app, threading.Event(), processes=2, once=True)
 
     assert multiprocessing.active_children() == []
@@ -358,7 +356,7 @@ def test_a_failing_sending_process_stops_the_others_and_says_why(app, session):
 
 def test_the_sending_processes_stop_when_the_parent_cannot_go_on(app, session, smtp_server):
     planned(session, 12)
-    app.config.update(SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, WORKER_BATCH=2)
+    configure(app, SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, WORKER_BATCH=2)
     with session_scope(app) as s:
         s.execute(update(Letter).values(due_at=datetime.now(UTC) - timedelta(minutes=1)))
         s.execute(update(Letter).values(expires_at=datetime.now(UTC) + timedelta(days=1)))
@@ -406,6 +404,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(app, session, smtp_server, tmp_
         time.sleep(0.05)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
+    worker.stdout.close()
     time.sleep(0.5)  # let the server finish reading what was already on the wire
     at_kill = len(smtp_server.messages)
     assert 0 < at_kill < 24, "the kill must land mid-way"
@@ -418,7 +417,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(app, session, smtp_server, tmp_
         while deliver_due(
             app.extensions["mailer.sessionmaker"],
             t,
-            LetterSettings.from_config(app.config),
+            settings(app).letters,
             now=later,
         ).claimed:
             pass

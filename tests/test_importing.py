@@ -169,7 +169,8 @@ def test_it_reads_every_encoding_and_separator_crms_use(session, tmp_path, owner
             newline=newline,
         )
 
-        report = import_contacts(session, path, default_owner=owner)
+        # Five people of one company, one per file: a different person each time.
+        report = import_contacts(session, path, default_owner=owner, is_same_company_ok=True)
 
         assert (report.rows_read, report.accepted) == (1, 1), (encoding, delimiter)
         petr = contacts(session)[f"petr{n}@shchuka.example"]
@@ -581,6 +582,25 @@ def test_two_rows_of_one_file_cannot_give_one_company_to_two_owners(session, tmp
 
     assert (report.inserted, report.rejected) == (2, 1)
     assert {c.owner.name for c in contacts(session).values()} == {"Анна Смирнова"}
+    reasons = [r[-1] for r in read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")]
+    assert reasons[1].startswith("owned by someone else: company 'TOYOTA' belongs to Анна")
+
+
+def test_a_new_person_of_a_company_the_same_owner_has_is_added(session, tmp_path, owner):
+    make_contact(session, owner=owner, company="Тойота (Toyota)", phone="+7 916 123-45-67")
+    session.commit()
+    path = write_csv(
+        tmp_path / "crm.csv",
+        [
+            ["Email", "Компания", "Телефон"],
+            ["boss@toyota.example", "Toyota", ""],
+            ["twin@x.example", "", "89161234567"],
+        ],
+    )
+
+    report = import_contacts(session, path, default_owner=owner)
+
+    assert (report.accepted, report.rejected) == (2, 0)
 
 
 def test_it_finds_the_owner_by_email_or_name_whatever_the_case(session, tmp_path, owner):
@@ -783,9 +803,10 @@ def test_a_dry_run_changes_nothing(session, tmp_path, owner):
         ],
     )
 
-    report = import_contacts(session, path, default_owner=owner, is_dry_run=True, chunk_size=2)
+    # A dry run is an import given no `commit`, in a transaction the caller rolls back.
+    report = import_contacts(session, path, default_owner=owner, chunk_size=2)
+    session.rollback()
 
-    assert report.is_dry_run
     assert (report.rows_read, report.inserted, report.updated, report.rejected) == (4, 1, 2, 1)
     book = contacts(session)
     assert list(book) == ["ivan@toyota.example"]
@@ -809,8 +830,9 @@ def test_a_dry_run_reports_what_the_real_run_then_does(session, tmp_path, owner)
             ["petr@lada.example", "сентябрь"],
         ],
     )
-    dry = import_contacts(session, path, default_owner=owner, is_dry_run=True)
-    real = import_contacts(session, path, default_owner=owner)
+    dry = import_contacts(session, path, default_owner=owner)
+    session.rollback()
+    real = import_contacts(session, path, default_owner=owner, commit=session.commit)
     assert (
         (dry.rows_read, dry.inserted, dry.updated, dry.rejected)
         == (real.rows_read, real.inserted, real.updated, real.rejected)
@@ -924,7 +946,8 @@ def _mixed_rows(n: int) -> list[list[str]]:
 
 def test_a_background_read_imports_exactly_what_an_in_process_read_does(session, tmp_path, owner):
     path = write_csv(tmp_path / "big.csv", _mixed_rows(300))
-    inline = import_contacts(session, path, default_owner=owner, chunk_size=40, is_dry_run=True)
+    inline = import_contacts(session, path, default_owner=owner, chunk_size=40)
+    session.rollback()
     inline_rejects = (tmp_path / "big.rejects.csv").read_bytes()
 
     background = import_contacts(
@@ -956,6 +979,7 @@ def test_rows_stored_before_a_file_breaks_stay_imported(
             default_owner=owner,
             chunk_size=10,
             background_read_bytes=background_read_bytes,
+            commit=session.commit,
         )
     session.rollback()
 
@@ -974,13 +998,20 @@ def test_an_interrupted_import_keeps_what_it_committed(session, tmp_path, owner,
 
     with pytest.raises(KeyboardInterrupt):
         import_contacts(
-            session, path, default_owner=owner, chunk_size=2, progress=interrupt_after_five_chunks
+            session,
+            path,
+            default_owner=owner,
+            chunk_size=2,
+            progress=interrupt_after_five_chunks,
+            commit=session.commit,
         )
     session.rollback()
 
     # Ten rows were stored; commits came after the 4th and the 8th: a re-run updates those.
     assert contact_count(session) == 8
-    report = import_contacts(session, path, default_owner=owner, chunk_size=2)
+    report = import_contacts(
+        session, path, default_owner=owner, chunk_size=2, commit=session.commit
+    )
     assert (report.inserted, report.updated) == (12, 8)
 
 

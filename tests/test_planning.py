@@ -16,9 +16,10 @@ from campaigns.planning import plan_year
 from campaigns.reports import explain_contact, year_calendar
 from mailer.contacts.book import Consent
 from mailer.contacts.models import Contact
-from mailer.db import session_scope, snapshot_reader
+from mailer.db import session_scope
 from mailer.delivery.models import Letter
 from mailer.managers.models import Manager
+from mailer.storage.snapshot import snapshot_reader
 from mailer.tags.models import Tag
 from tests.factories import make_contact, make_manager
 

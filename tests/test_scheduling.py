@@ -10,7 +10,7 @@ from campaigns.planning import plan_year
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.run import leases, workers
 from mailer.run.scheduling import Scheduler
-from tests.factories import make_contact
+from tests.factories import configure, make_contact
 
 T0 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
 TTL = timedelta(seconds=90)
@@ -56,7 +56,7 @@ def test_the_leader_delivers_everything_due_not_one_batch_a_minute(
     session.execute(update(Letter).values(due_at=now - timedelta(minutes=1)))
     session.execute(update(Letter).values(expires_at=now + timedelta(days=1)))
     session.commit()
-    app.config.update(SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, WORKER_BATCH=2)
+    configure(app, SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, WORKER_BATCH=2)
     scheduler = Scheduler(app, holder="one")
     batches: list[int] = []
     deliver_due = workers.deliver_due

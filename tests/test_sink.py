@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mailer.run.sink import SmtpSink, run_sink, safe_message_id
-from mailer.smtp.transport import Outcome, SmtpSettings, SmtpTransport
+from mailer.smtp import Outcome, SmtpSettings, SmtpTransport
 from tests import conftest_smtp
 
 no_unexpected_smtp = conftest_smtp.no_unexpected_smtp

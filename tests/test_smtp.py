@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailer.smtp.transport import Outcome, Outgoing, SmtpSettings, SmtpTransport, wire_payload
+from mailer.config import read_settings
+from mailer.smtp import Outcome, Outgoing, SmtpSettings, SmtpTransport, wire_payload
 from tests import conftest_smtp
 from tests.smtp_server import ScriptedSmtpServer, make_self_signed_cert
 
@@ -474,8 +475,16 @@ def test_a_closed_transport_refuses_to_send(smtp_server):
         transport.send(SENDER, "ivan@client.example", letter("x"))
 
 
+# What every app has; the SMTP keys below are read beside them when the app is made.
+BASE_CONFIG = {"SECRET_KEY": "k" * 32, "PUBLIC_BASE_URL": "https://mail.example"}
+
+
+def smtp_settings_from(config: dict) -> SmtpSettings:
+    return read_settings({**BASE_CONFIG, **config}).smtp
+
+
 def test_settings_come_from_string_config_values():
-    settings = SmtpSettings.from_config(
+    settings = smtp_settings_from(
         {
             "SMTP_HOST": " relay.example ",
             "SMTP_PORT": "587",
@@ -492,24 +501,24 @@ def test_settings_come_from_string_config_values():
         host="relay.example", port=587, security="starttls", username="anna",
         password="12345", timeout=7.5, per_domain_limit=3,
     )  # fmt: skip
-    assert SmtpSettings.from_config({}) == SmtpSettings()
+    assert smtp_settings_from({}) == SmtpSettings()
 
 
 @pytest.mark.parametrize(
     ("key", "value", "complaint"),
     [
-        ("SMTP_PORT", "smtp", "SMTP_PORT must be a whole number, got 'smtp'"),
-        ("SMTP_PORT", "70000", "SMTP_PORT must be between 1 and 65535"),
+        ("SMTP_PORT", "smtp", "SMTP_PORT must be a whole number from 1 to 65535, got 'smtp'"),
+        ("SMTP_PORT", "70000", "SMTP_PORT must be a whole number from 1 to 65535"),
         ("SMTP_PORT", True, "SMTP_PORT must be a whole number"),
         ("SMTP_SECURITY", "tls", "SMTP_SECURITY must be one of none, starttls, ssl"),
-        ("SMTP_TIMEOUT", "soon", "SMTP_TIMEOUT must be a number of seconds"),
+        ("SMTP_TIMEOUT", "soon", "SMTP_TIMEOUT must be a positive number of seconds"),
         ("SMTP_TIMEOUT", "0", "SMTP_TIMEOUT must be a positive number"),
-        ("SMTP_PER_DOMAIN_LIMIT", "0", "SMTP_PER_DOMAIN_LIMIT must be at least 1"),
+        ("SMTP_PER_DOMAIN_LIMIT", "0", "SMTP_PER_DOMAIN_LIMIT must be a whole number from 1"),
     ],
 )
 def test_settings_reject_a_bad_value_naming_the_key(key, value, complaint):
     with pytest.raises(ValueError, match=complaint):
-        SmtpSettings.from_config({key: value})
+        smtp_settings_from({key: value})
 
 
 def test_the_wire_payload_is_crlf_dot_stuffed_and_terminated():

@@ -15,6 +15,7 @@ from mailer.contacts.addresses import normalise_email
 from mailer.contacts.company import company_keys, split_company
 from mailer.contacts.folding import fold
 from mailer.contacts.models import Contact
+from mailer.contacts.ownership import Holders, check_new_contact
 from mailer.contacts.phones import normalise_phone
 from mailer.db import utcnow
 from mailer.managers.models import Manager
@@ -196,13 +197,24 @@ def add_contact(
 ) -> Contact:
     """Add a new contact; refused with the owner's name when it is already in the book.
 
-    A match by phone or company is allowed only when the caller says this is a different
-    person of the same company; the same e-mail is never added twice.
+    The same e-mail is never added twice; a match by phone or company is refused by the
+    book's one rule (`check_new_contact`, which the import applies too) unless the caller
+    says this is a different person of the same company.
     """
-    matches = find_existing(session, email=fields.email, phone=fields.phone, company=fields.company)
-    blocking = [m for m in matches if m.matched_by == "email" or not is_same_company_ok]
-    if blocking:
-        raise DuplicateContactError(blocking)
+    is_known = session.scalar(select(Contact.id).where(Contact.email == fields.email))
+    if is_known or check_new_contact(
+        Holders.of(session.connection(), [fields]),
+        fields,
+        owner.id,
+        is_same_company_ok=is_same_company_ok,
+    ):
+        # The error lists the matching contacts and their owners, as `contacts check` does.
+        matches = find_existing(
+            session, email=fields.email, phone=fields.phone, company=fields.company
+        )
+        raise DuplicateContactError(
+            [m for m in matches if m.matched_by == "email" or not is_same_company_ok]
+        )
     consent = fields.consent or Consent()
     contact = Contact(
         **fields.columns(),

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from tqdm import tqdm
 
+from mailer.config import settings
 from mailer.contacts.book import (
     Consent,
     ContactFilter,
@@ -45,7 +45,7 @@ def check_command(email: str | None, phone: str | None, company: str | None) -> 
             email=email,
             phone=phone,
             company=company,
-            phone_region=current_app.config["DEFAULT_PHONE_REGION"],
+            phone_region=settings().default_phone_region,
         )
         if not matches:
             click.echo("not in the contact book")
@@ -100,7 +100,7 @@ def add_command(
             position=position,
             phone=phone,
             consent=Consent(True, None, consent_source) if consent_source else None,
-            phone_region=current_app.config["DEFAULT_PHONE_REGION"],
+            phone_region=settings().default_phone_region,
         )
         contact = add_contact(
             session,
@@ -133,7 +133,9 @@ def tag_command(email: str, line: str) -> None:
     help="Where rejected rows go (default: FILE.rejects.csv beside FILE).",
 )
 @click.option(
-    "--allow-same-company", is_flag=True, help="Accept new people of companies other managers own."
+    "--allow-same-company",
+    is_flag=True,
+    help="Accept new people whose company or phone is already in the book.",
 )
 def import_command(
     file: Path, owner: str | None, dry_run: bool, rejects: Path | None, allow_same_company: bool
@@ -156,12 +158,14 @@ def import_command(
                 session,
                 file,
                 default_owner=default_owner,
-                is_dry_run=dry_run,
                 rejects_path=rejects,
                 is_same_company_ok=allow_same_company,
-                chunk_size=current_app.config["IMPORT_CHUNK_SIZE"],
-                phone_region=current_app.config["DEFAULT_PHONE_REGION"],
+                chunk_size=settings().import_chunk_size,
+                phone_region=settings().default_phone_region,
                 progress=bar.update,
+                # Chunk by chunk, so a re-run after a crash resumes; a dry run commits
+                # nothing and its unit of work rolls back.
+                commit=None if dry_run else session.commit,
             )
     if report.ignored_headers:
         click.echo("ignored columns: " + ", ".join(report.ignored_headers), err=True)

@@ -1,4 +1,7 @@
-"""Exporting the contact book to CSV or XLSX that is safe to open in a spreadsheet."""
+"""Exporting the contact book to CSV or XLSX that is safe to open in a spreadsheet.
+
+An export has the import's headers (`columns.py`), so it can be edited and imported back.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +12,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.contacts.columns import COLUMNS, EXPORT_HEADERS
 from mailer.contacts.models import Contact
 from mailer.managers.models import Manager
 
-# Same headers the importer reads, so an export can be edited and imported back.
-EXPORT_HEADERS = [
-    "Фамилия",
-    "Имя",
-    "Отчество",
-    "Компания",
-    "Должность",
-    "Email",
-    "Телефон",
-    "Теги",
-    "Ответственный",
-    "Согласие на рассылку",
-]
 # A spreadsheet runs a cell starting with these as a formula (CSV/formula injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -46,18 +37,19 @@ def contact_row(contact: Contact) -> list[str]:
         if contact.has_consent and contact.consent_at
         else ("да" if contact.has_consent else "нет")
     )
-    return [
-        contact.last_name,
-        contact.first_name,
-        contact.middle_name,
-        contact.company_display,
-        contact.position,
-        contact.email,
-        contact.phone or "",
-        ", ".join(t.code for t in contact.tags),
-        contact.owner.email,
-        consent,
-    ]
+    cells = {
+        "last_name": contact.last_name,
+        "first_name": contact.first_name,
+        "middle_name": contact.middle_name,
+        "company": contact.company_display,
+        "position": contact.position,
+        "email": contact.email,
+        "phone": contact.phone or "",
+        "tags": ", ".join(t.code for t in contact.tags),
+        "owner": contact.owner.email,
+        "consent": consent,
+    }
+    return [cells[field] for field in COLUMNS]  # the order of EXPORT_HEADERS
 
 
 def iter_export_rows(session: Session, owner: Manager | None = None) -> Iterator[list[str]]:

@@ -17,48 +17,11 @@ from itertools import islice
 from pathlib import Path
 
 from mailer.contacts.book import Consent, ContactError, ContactFields, clean_fields
+from mailer.contacts.columns import HEADER_FIELDS, IGNORED_HEADERS
 from mailer.contacts.exporting import restore
 from mailer.contacts.folding import fold
 from mailer.contacts.tabular import SourceRow, TableError, open_table
 from mailer.tags.tagging import TagVocabulary, UnknownTagError, parse_tags
-
-REASON_HEADER = "Причина отказа"
-
-# Header spellings CRMs use, folded; each maps to one field of the contact.
-HEADERS: dict[str, str] = {}
-for _field, _names in {
-    "first_name": ["имя", "first name", "firstname", "first_name", "given name", "name"],
-    "middle_name": ["отчество", "middle name", "middlename", "middle_name", "patronymic"],
-    "last_name": ["фамилия", "last name", "lastname", "last_name", "surname", "family name"],
-    "company": [
-        "компания",
-        "организация",
-        "название компании",
-        "company",
-        "company name",
-        "organization",
-        "organisation",
-    ],
-    "position": ["должность", "position", "job title", "title"],
-    "email": [
-        "email",
-        "e-mail",
-        "e mail",
-        "эл. почта",
-        "электронная почта",
-        "почта",
-        "рабочий e-mail",
-        "рабочий email",
-        "mail",
-    ],
-    "phone": ["телефон", "phone", "рабочий телефон", "мобильный телефон", "mobile", "tel"],
-    "tags": ["теги", "тэги", "метки", "tags", "labels"],
-    "owner": ["ответственный", "менеджер", "owner", "manager", "responsible"],
-    "consent": ["согласие на рассылку", "согласие", "consent", "marketing consent"],
-}.items():
-    for _name in _names:
-        HEADERS[fold(_name)] = _field
-IGNORED_HEADERS = {fold(REASON_HEADER), "reason"}
 
 _YES = {"да", "yes", "y", "true", "1", "+", "есть", "согласен", "согласна", "дано", "получено"}
 _NO = {"нет", "no", "n", "false", "0", "-", "не дано", "отказ", "отказался", "отказалась"}
@@ -79,7 +42,7 @@ def map_headers(header: list[str]) -> tuple[dict[str, int], list[str]]:
     ignored: list[str] = []
     for index, name in enumerate(header):
         key = fold(name).strip(" *:")
-        target = HEADERS.get(key)
+        target = HEADER_FIELDS.get(key)
         if target is None:
             if key and key not in IGNORED_HEADERS:
                 ignored.append(name)

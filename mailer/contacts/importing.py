@@ -3,23 +3,28 @@
 Rows are stored in chunks with a handful of set-based queries each, so a large file
 imports at thousands of rows a second with flat memory. Every row is either accepted
 (inserted, or updated by e-mail) or written verbatim to the reject file with its reason.
+
+The caller owns the transaction. An import that must survive a crash is given `commit`,
+which it calls after whole chunks every COMMIT_ROWS rows or so, at the end, and before it
+reports a file that broke mid-way: after a crash a re-run updates the rows already in.
+Without `commit` (a dry run) everything stays in the caller's transaction, to roll back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
 
 from sqlalchemy import case, not_, select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from mailer.contacts.book import Consent, ContactFields
+from mailer.contacts.columns import REASON_HEADER
 from mailer.contacts.import_rows import (
-    REASON_HEADER,
+    Chunk,
     CleanRow,
     ImportFileError,
     OwnerDirectory,
@@ -30,11 +35,14 @@ from mailer.contacts.import_rows import (
     read_chunks_in_background,
 )
 from mailer.contacts.models import Contact
-from mailer.contacts.tabular import SourceRow, TableError, open_table
-from mailer.db import copy_insert, refresh_statistics, table_of, utcnow
+from mailer.contacts.ownership import Holders, check_new_contact
+from mailer.contacts.tabular import RejectFile, SourceRow, TableError, open_table
+from mailer.db import table_of, utcnow
 from mailer.managers.models import Manager
+from mailer.storage.copy import copy_insert
 from mailer.storage.gc_tuning import fewer_collections
 from mailer.storage.listparams import in_list_param
+from mailer.storage.table_statistics import refresh_statistics
 from mailer.tags.models import Tag, contact_tags
 from mailer.tags.taxonomy import load_vocabulary
 
@@ -59,7 +67,6 @@ class ImportReport:
     blank_rows: int = 0
     ignored_headers: list[str] = field(default_factory=list)
     rejects_path: Path | None = None
-    is_dry_run: bool = False
 
     @property
     def accepted(self) -> int:
@@ -71,32 +78,27 @@ def import_contacts(
     path: Path,
     *,
     default_owner: Manager | None = None,
-    is_dry_run: bool = False,
     rejects_path: Path | None = None,
     is_same_company_ok: bool = False,
     chunk_size: int = 1000,
     phone_region: str = "RU",
     progress: Callable[[int], None] | None = None,
     background_read_bytes: int = BACKGROUND_READ_BYTES,
+    commit: Callable[[], None] | None = None,
 ) -> ImportReport:
     """Import a CSV or XLSX export; re-importing updates contacts by e-mail.
 
-    Commits every COMMIT_ROWS rows or so, after a whole chunk (a re-run after a crash
-    updates what was already imported); a dry run checks everything in one transaction
-    and rolls it back.
+    Commits only through `commit`, the caller's (see the module's docstring).
     """
     try:
         table = open_table(path)
     except TableError as exc:
         raise ImportFileError(str(exc)) from None
     mapping, ignored = map_headers(table.header)
-    report = ImportReport(ignored_headers=ignored, is_dry_run=is_dry_run)
+    report = ImportReport(ignored_headers=ignored)
     rejects_path = rejects_path or path.with_name(f"{path.stem}.rejects.csv")
     rejects = table.open_rejects(rejects_path, REASON_HEADER)
-    owners = OwnerDirectory()
-    for m in session.scalars(select(Manager)):
-        owners.add(OwnerRef(m.id, m.name, m.is_active), m.email)
-    names = {ref.id: ref.name for ref in owners.by_key.values() if ref}
+    owners = _owner_directory(session)
     cleaner = RowCleaner(
         mapping=mapping,
         width=len(table.header),
@@ -107,197 +109,196 @@ def import_contacts(
         filename=path.name,
         phone_region=phone_region,
     )
-    large = path.stat().st_size > background_read_bytes
-    chunks: Iterator = (read_chunks_in_background if large else read_chunks)(
-        path, cleaner, chunk_size
-    )
-    done = 0
-    analysed_at = 0  # rows inserted when the statistics were last refreshed
-    uncommitted = 0  # rows stored since the last commit
-
-    def reject(row: SourceRow, reason: str) -> None:
-        rejects.add(row, reason)
-        report.rejected += 1
-
+    read = read_chunks_in_background if path.stat().st_size > background_read_bytes else read_chunks
+    names = {ref.id: ref.name for ref in owners.by_key.values() if ref}
+    store = _ChunkStore(session, names, rejects, report, is_same_company_ok)
     try:
         with fewer_collections():
-            for chunk in chunks:
-                report.blank_rows += chunk.blank_rows
-                report.rows_read += len(chunk.rows) + len(chunk.rejects)
-                for source, reason in chunk.rejects:
-                    reject(source, reason)
-                _store_chunk(session, chunk.rows, names, reject, report, is_same_company_ok)
-                if report.inserted >= max(2 * analysed_at, chunk_size):  # log2(N) times in all
-                    refresh_statistics(session, table_of(Contact), contact_tags)
-                    analysed_at = report.inserted
-                uncommitted += len(chunk.rows)
-                if uncommitted >= COMMIT_ROWS and not is_dry_run:
-                    session.commit()
-                    uncommitted = 0
-                if progress:
-                    progress(chunk.progress - done)
-                    done = chunk.progress
-            if not is_dry_run:
-                session.commit()
+            _store_chunks(store, read(path, cleaner, chunk_size), chunk_size, commit, progress)
     except TableError as exc:
         # The file broke between two chunks: what was stored before stays, as it would with
         # a commit after every chunk.
-        if not is_dry_run:
-            session.commit()
+        if commit:
+            commit()
         raise ImportFileError(str(exc)) from None
     finally:
         rejects.close()
-        if is_dry_run:
-            session.rollback()
     report.rejects_path = rejects_path if rejects.count else None
     return report
 
 
-def _store_chunk(
-    session: Session,
-    rows: list[CleanRow],
-    names: dict[int, str],
-    reject: Callable[[SourceRow, str], None],
-    report: ImportReport,
-    is_same_company_ok: bool,
+def _owner_directory(session: Session) -> OwnerDirectory:
+    owners = OwnerDirectory()
+    for m in session.scalars(select(Manager)):
+        owners.add(OwnerRef(m.id, m.name, m.is_active), m.email)
+    return owners
+
+
+def _store_chunks(
+    store: _ChunkStore,
+    chunks: Iterable[Chunk],
+    chunk_size: int,
+    commit: Callable[[], None] | None,
+    progress: Callable[[int], None] | None,
 ) -> None:
-    """Insert or update the chunk's rows with a few set-based queries."""
-    if not rows:
-        return
-    connection = session.connection()
-    emails = list({r.fields.email for r in rows})
-    found = connection.execute(_BY_EMAIL, {"keys": emails}).all()
-    by_email = {e: (cid, oid) for cid, e, oid in found}
-    row_keys = [_holder_keys(r.fields) for r in rows]
-    holders = _holders(connection, row_keys)
+    """Store chunk after chunk; `commit` after whole chunks every COMMIT_ROWS rows, and last."""
+    done = 0
+    analysed_at = 0  # rows inserted when the statistics were last refreshed
+    uncommitted = 0  # rows stored since the last commit
+    for chunk in chunks:
+        store.add(chunk)
+        if store.report.inserted >= max(2 * analysed_at, chunk_size):  # log2(N) times in all
+            refresh_statistics(store.session, table_of(Contact), contact_tags)
+            analysed_at = store.report.inserted
+        uncommitted += len(chunk.rows)
+        if commit and uncommitted >= COMMIT_ROWS:
+            commit()
+            uncommitted = 0
+        if progress:
+            progress(chunk.progress - done)
+            done = chunk.progress
+    if commit:
+        commit()
 
-    now = utcnow()
-    inserts: dict[str, dict[str, object]] = {}
-    updates: dict[int, dict[str, object]] = {}
-    links: dict[str, set[int]] = {}
-    for row, keys in zip(rows, row_keys, strict=True):
-        f = row.fields
-        existing = by_email.get(f.email)  # (id, owner); id 0: added earlier in this chunk
-        owner_id = row.owner_id or (existing[1] if existing else None)
-        if owner_id is None:
-            reject(row.source, "no owner: the row names none and no --owner was given")
-            continue
-        if existing and existing[1] != owner_id:
-            reject(row.source, f"owned by someone else: {names[existing[1]]}")
-            continue
-        if not is_same_company_ok and not existing:
-            conflict = _conflict(f, keys, owner_id, holders)
-            if conflict:
-                what, oid = conflict
-                reject(
-                    row.source,
-                    f"owned by someone else: {what} belongs to {names[oid]}"
-                    " (use --allow-same-company for a different person of that company)",
-                )
+
+@dataclass
+class _ChunkStore:
+    """Checks and stores chunks of clean rows, with a few set-based queries a chunk."""
+
+    session: Session
+    names: dict[int, str]  # owner id → name, for the reasons of rejected rows
+    rejects: RejectFile
+    report: ImportReport
+    is_same_company_ok: bool
+
+    def add(self, chunk: Chunk) -> None:
+        self.report.blank_rows += chunk.blank_rows
+        self.report.rows_read += len(chunk.rows) + len(chunk.rejects)
+        for source, reason in chunk.rejects:
+            self._reject(source, reason)
+        if chunk.rows:
+            self._store(chunk.rows)
+
+    def _reject(self, source: SourceRow, reason: str) -> None:
+        self.rejects.add(source, reason)
+        self.report.rejected += 1
+
+    def _store(self, rows: list[CleanRow]) -> None:
+        """Insert or update the chunk's rows: each row's e-mail, phone and company are
+        looked up for the whole chunk at once."""
+        connection = self.session.connection()
+        emails = list({r.fields.email for r in rows})
+        found = connection.execute(_BY_EMAIL, {"keys": emails}).all()
+        by_email = {e: (cid, oid) for cid, e, oid in found}
+        holders = Holders.of(connection, (r.fields for r in rows))
+        writes = _Writes(utcnow())
+        for row in rows:
+            f = row.fields
+            existing = by_email.get(f.email)  # (id, owner); id 0: added earlier in this chunk
+            owner_id = row.owner_id or (existing[1] if existing else None)
+            if owner_id is None:
+                self._reject(row.source, "no owner: the row names none and no --owner was given")
                 continue
-        if existing and existing[0]:
-            values = _changed_columns(f)
-            updates.setdefault(existing[0], {}).update(values, **_consent_update(f.consent, now))
-            report.updated += 1
-        elif existing:
-            inserts[f.email].update(_changed_columns(f), **_consent_insert(f.consent, now))
-            report.updated += 1
-        else:
-            inserts[f.email] = {
-                **f.columns(),
-                **_NO_CONSENT,
-                **_consent_insert(f.consent, now),
-                "owner_id": owner_id,
-                "created_at": now,
-                "updated_at": now,
-            }
-            report.inserted += 1
-            by_email[f.email] = (0, owner_id)
-        links.setdefault(f.email, set()).update(row.tag_ids)
-        # Later rows of this chunk see this one as the holder of its phone and company.
-        for key in keys:
-            holders.setdefault(key, set()).add(owner_id)
+            if reason := self._refusal(f, existing, owner_id, holders):
+                self._reject(row.source, reason)
+                continue
+            if existing:
+                writes.update(existing[0], f)
+                self.report.updated += 1
+            else:
+                writes.insert(f, owner_id)
+                by_email[f.email] = (0, owner_id)
+                self.report.inserted += 1
+            writes.link(f.email, row.tag_ids)
+            # Later rows of this chunk see this one as a holder of its phone and company.
+            holders.hold(f, owner_id)
+        writes.store(self.session, {e: cid for e, (cid, _) in by_email.items() if cid})
 
-    ids = {e: cid for e, (cid, _) in by_email.items() if cid}
-    if inserts:
-        # A plain insert (executemany, or COPY on PostgreSQL), then one lookup: RETURNING
-        # in parameter order would make SQLite insert row by row.
-        columns = list(next(iter(inserts.values())))
-        tuples = list(map(itemgetter(*columns), inserts.values()))
-        copy_insert(session, table_of(Contact), columns, tuples)
-        ids.update(connection.execute(_IDS_BY_EMAIL, {"keys": list(inserts)}).all())
-    for contact_id, values in updates.items():
-        session.execute(
-            update(Contact).where(Contact.id == contact_id).values(**values, updated_at=now)
+    def _refusal(
+        self,
+        f: ContactFields,
+        existing: tuple[int, int] | None,
+        owner_id: int,
+        holders: Holders,
+    ) -> str | None:
+        """Why a row cannot be stored, or None: its e-mail is another owner's, or it is a
+        new contact the book's check before adding refuses."""
+        if existing:
+            if existing[1] == owner_id:
+                return None
+            return f"owned by someone else: {self.names[existing[1]]}"
+        refusal = check_new_contact(
+            holders, f, owner_id, is_same_company_ok=self.is_same_company_ok
         )
-    _link_tags(session, {ids[e]: t for e, t in links.items() if t}, list(updates), now)
+        if refusal is None:
+            return None
+        whose = (
+            "owned by someone else" if refusal.is_someone_else else "already in the contact book"
+        )
+        return (
+            f"{whose}: {refusal.what} belongs to {self.names[refusal.owner_id]}"
+            " (use --allow-same-company for a different person of that company)"
+        )
+
+
+@dataclass
+class _Writes:
+    """A chunk's accepted rows as the writes they make, done with a few statements."""
+
+    now: datetime
+    inserts: dict[str, dict[str, object]] = field(default_factory=dict)  # by e-mail
+    updates: dict[int, dict[str, object]] = field(default_factory=dict)  # by contact id
+    links: dict[str, set[int]] = field(default_factory=dict)  # e-mail → tag ids
+
+    def insert(self, f: ContactFields, owner_id: int) -> None:
+        self.inserts[f.email] = {
+            **f.columns(),
+            **_NO_CONSENT,
+            **_consent_insert(f.consent, self.now),
+            "owner_id": owner_id,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+
+    def update(self, contact_id: int, f: ContactFields) -> None:
+        """A contact in the book (its id), or one inserted earlier in this chunk (id 0)."""
+        if contact_id:
+            values = self.updates.setdefault(contact_id, {})
+            values.update(_changed_columns(f), **_consent_update(f.consent, self.now))
+        else:
+            self.inserts[f.email].update(
+                _changed_columns(f), **_consent_insert(f.consent, self.now)
+            )
+
+    def link(self, email: str, tag_ids: list[int]) -> None:
+        self.links.setdefault(email, set()).update(tag_ids)
+
+    def store(self, session: Session, ids: dict[str, int]) -> None:
+        """Write it all; `ids` are the contact ids of the e-mails already in the book."""
+        if self.inserts:
+            # A plain insert (executemany, or COPY on PostgreSQL), then one lookup: RETURNING
+            # in parameter order would make SQLite insert row by row.
+            columns = list(next(iter(self.inserts.values())))
+            tuples = list(map(itemgetter(*columns), self.inserts.values()))
+            copy_insert(session, table_of(Contact), columns, tuples)
+            found = session.connection().execute(_IDS_BY_EMAIL, {"keys": list(self.inserts)})
+            ids = {**ids, **dict(found.all())}
+        for contact_id, values in self.updates.items():
+            session.execute(
+                update(Contact)
+                .where(Contact.id == contact_id)
+                .values(**values, updated_at=self.now)
+            )
+        wanted = {ids[e]: tags for e, tags in self.links.items() if tags}
+        _link_tags(session, wanted, list(self.updates), self.now)
 
 
 # The chunk's lookups, built once; each chunk's keys are bound as one list parameter.
 _BY_EMAIL = select(Contact.id, Contact.email, Contact.owner_id).where(in_list_param(Contact.email))
 _IDS_BY_EMAIL = select(Contact.email, Contact.id).where(in_list_param(Contact.email))
-# Distinct (key, owner) pairs only: a big company must not fetch all its people.
-_PHONE_HOLDERS = (
-    select(Contact.phone, Contact.owner_id).where(in_list_param(Contact.phone)).distinct()
-)
-_COMPANY_HOLDERS = (
-    select(Contact.company_key, Contact.owner_id)
-    .where(in_list_param(Contact.company_key))
-    .distinct()
-)
-_ALIAS_HOLDERS = (
-    select(Contact.company_alias_key, Contact.owner_id)
-    .where(in_list_param(Contact.company_alias_key))
-    .distinct()
-)
 _LINKS = select(contact_tags.c.contact_id, contact_tags.c.tag_id).where(
     in_list_param(contact_tags.c.contact_id)
 )
-
-
-def _holder_keys(f: ContactFields) -> list[tuple[str, str]]:
-    """What a contact holds against other owners: its phone and its company's keys."""
-    keys: list[tuple[str, str]] = []
-    if f.phone:
-        keys.append(("phone", f.phone))
-    for key in (f.company_key, f.company_alias_key):
-        if key and ("company", key) not in keys:
-            keys.append(("company", key))
-    return keys
-
-
-def _holders(
-    connection: Connection, row_keys: list[list[tuple[str, str]]]
-) -> dict[tuple[str, str], set[int]]:
-    """Who already holds each phone and company key of the chunk's rows."""
-    wanted = {key for keys in row_keys for key in keys}
-    phones = [key for kind, key in wanted if kind == "phone"]
-    companies = [key for kind, key in wanted if kind == "company"]
-    holders: dict[tuple[str, str], set[int]] = {}
-    for kind, stmt, keys in (
-        ("phone", _PHONE_HOLDERS, phones),
-        ("company", _COMPANY_HOLDERS, companies),
-        ("company", _ALIAS_HOLDERS, companies),
-    ):
-        if keys:
-            for key, oid in connection.execute(stmt, {"keys": keys}).all():
-                holders.setdefault((kind, str(key)), set()).add(oid)
-    return holders
-
-
-def _conflict(
-    f: ContactFields,
-    keys: list[tuple[str, str]],
-    owner_id: int,
-    holders: dict[tuple[str, str], set[int]],
-) -> tuple[str, int] | None:
-    """(what, whose) for the first of the row's keys another owner holds, if any does."""
-    for kind, key in keys:
-        owners = holders.get((kind, key))
-        if owners and (len(owners) > 1 or owner_id not in owners):
-            label = f"phone {key}" if kind == "phone" else f"company '{f.company}'"
-            return label, min(owners - {owner_id})
-    return None
 
 
 _COMPANY_COLUMNS = ("company_name", "company_alias", "company_key", "company_alias_key")

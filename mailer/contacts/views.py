@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 
+from mailer.config import settings
 from mailer.contacts.book import find_existing
 from mailer.contacts.models import Contact
 from mailer.db import session_scope
@@ -34,7 +35,7 @@ def check() -> str:
                 matches = find_existing(
                     session,
                     **{_query_kind(query): query},
-                    phone_region=current_app.config["DEFAULT_PHONE_REGION"],
+                    phone_region=settings().default_phone_region,
                 )
         except ValueError as exc:
             error = str(exc)

@@ -9,7 +9,8 @@ from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.contacts.models import Contact
-from mailer.db import KEPT_BY_TRIGGERS, Base, UTCDateTime, str_enum, utcnow
+from mailer.db import Base, UTCDateTime, str_enum, utcnow
+from mailer.storage.trigger_keys import kept_by_triggers
 
 
 class LetterStatus(enum.StrEnum):
@@ -44,18 +45,16 @@ class Letter(Base):
         UniqueConstraint(
             "contact_id", "campaign_id", "year", name="uq_letters_contact_campaign_year"
         ),
-        # A letter's contact and campaign. On PostgreSQL the same guarantees are kept by
-        # triggers that check a statement's letters at once (migration 0004): a key's
-        # check per row was most of the cost of planning a year.
+        # A letter's contact and campaign (how PostgreSQL keeps them: storage/trigger_keys.py).
         ForeignKeyConstraint(
-            ["contact_id"], ["contacts.id"], ondelete="CASCADE", info=KEPT_BY_TRIGGERS
+            ["contact_id"], ["contacts.id"], ondelete="CASCADE", info=kept_by_triggers()
         ),
         # The letter's tag is its campaign's: one check instead of two (campaign, tag).
         ForeignKeyConstraint(
             ["campaign_id", "tag_id"],
             ["campaigns.id", "campaigns.tag_id"],
             ondelete="CASCADE",
-            info=KEPT_BY_TRIGGERS,
+            info=kept_by_triggers(),
         ),
         # The claim's order; sent letters leave it, and no string is compared per entry.
         Index("ix_letters_due", "due_at", "id", postgresql_where=CLAIMABLE, sqlite_where=CLAIMABLE),

@@ -2,25 +2,31 @@
 write the outcome back. Nothing is lost: a worker killed at any point leaves each letter
 sent once or still to send; only letters in flight at the kill may go twice, and those
 are marked as possible duplicates.
+
+The parts live beside this send loop: the claim (`claims.py`), the retry policy
+(`retry.py`), writing outcomes back (`writeback.py`) and what it sends through
+(`messenger.py`, any object that can `send_all`).
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, bindparam, exists, func, insert, select, update
+from sqlalchemy import Row, exists, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.book import mailing_block
-from mailer.contacts.models import Contact, HistoryEntry, HistoryKind
-from mailer.db import table_of, utcnow
-from mailer.delivery.models import CLAIMABLE, DUE_STATUSES, IN_FLIGHT, Letter, LetterStatus
+from mailer.contacts.models import Contact
+from mailer.db import utcnow
+from mailer.delivery.claims import claim_due, recover_stale_claims
+from mailer.delivery.messenger import Messenger
+from mailer.delivery.models import Letter, LetterStatus
+from mailer.delivery.retry import AttemptEnd, end_of_attempt
+from mailer.delivery.writeback import Writes
 from mailer.letters.composing import (
     ComposedLetter,
     CompositionError,
@@ -33,99 +39,18 @@ from mailer.letters.rendering import LetterKind, Occasion, Recipient
 from mailer.letters.sender import SenderError, SenderIdentity, resolve_sender
 from mailer.managers.models import Manager
 from mailer.managers.services import find_house_sender
-from mailer.smtp.transport import Outcome, Outgoing, SendResult, SmtpTransport
+from mailer.smtp import Outgoing
 from mailer.storage.listparams import in_list_param
 from mailer.tags.models import Tag, contact_tags
 
-# Postfix's defaults as the model: 5 minutes, doubling, at most an hour; give up after 5 days.
-FIRST_BACKOFF = timedelta(minutes=5)
-MAX_BACKOFF = timedelta(hours=1)
-GIVE_UP_AFTER = timedelta(days=5)
-# A claim older than this belongs to a worker that died (a send takes seconds, not minutes).
-STALE_CLAIM = timedelta(minutes=10)
-# A worker looks for dead workers' claims this often (seconds) while it has work.
-RECOVER_EVERY = 60.0
 # Outcomes are committed this often while a batch goes out.
 COMMIT_EVERY = 20
-# A batch held up by a slow relay renews its claim this often (seconds), well within
-# STALE_CLAIM.
-RENEW_CLAIMS_EVERY = STALE_CLAIM.total_seconds() / 5
-
-
-def backoff(attempts: int) -> timedelta:
-    """Wait before the next attempt after `attempts` tries."""
-    return min(FIRST_BACKOFF * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
-
-
-def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
-    """Claim up to `limit` due letters for this worker and commit the claim.
-
-    One conditional UPDATE marks the rows `sending` with a fresh token, so two workers
-    never take the same letter; on PostgreSQL the candidate rows are locked with
-    FOR UPDATE SKIP LOCKED so workers do not even wait for each other.
-    """
-    token = uuid.uuid4().hex
-    candidates = (
-        select(Letter.id)
-        .where(CLAIMABLE, Letter.due_at <= now)  # in those words, so ix_letters_due serves
-        .order_by(Letter.due_at, Letter.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    claimed = session.scalars(
-        update(Letter)
-        .where(Letter.id.in_(candidates.scalar_subquery()), Letter.status.in_(DUE_STATUSES))
-        .values(
-            status=LetterStatus.SENDING,
-            claim_token=token,
-            claimed_at=now,
-            attempts=Letter.attempts + 1,
-            first_attempt_at=func.coalesce(Letter.first_attempt_at, now),
-            updated_at=now,
-        )
-        .returning(Letter.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    session.commit()
-    return sorted(claimed)
-
-
-def recover_stale_claims(
-    session: Session, *, now: datetime, older_than: timedelta = STALE_CLAIM
-) -> int:
-    """Letters left `sending` by a dead worker go back to the queue.
-
-    One that already had its Message-ID may have reached the server: it is marked as a
-    possible duplicate and retried with the same Message-ID, so most receivers drop it.
-    """
-    stale = (IN_FLIGHT, Letter.claimed_at < now - older_than)  # as ix_letters_in_flight says
-    count = 0
-    for maybe_sent in (True, False):
-        has_id = Letter.message_id.is_not(None) if maybe_sent else Letter.message_id.is_(None)
-        values: dict[str, object] = {
-            "status": LetterStatus.DEFERRED,
-            "due_at": now,
-            "claim_token": None,
-            "updated_at": now,
-        }
-        if maybe_sent:
-            values["is_possible_duplicate"] = True
-        result = session.execute(
-            update(Letter)
-            .where(*stale, has_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        count += cast(CursorResult[Any], result).rowcount or 0
-    session.commit()
-    return count
 
 
 def deliver_claimed(
     session: Session,
     ids: list[int],
-    transport: SmtpTransport,
+    messenger: Messenger,
     settings: LetterSettings,
     *,
     now: datetime,
@@ -143,7 +68,7 @@ def deliver_claimed(
     rows = _claimed_rows(session, ids)
     senders = _senders(session, {row.owner_id for row in rows})
     tags = {tag.id: tag for tag in session.scalars(select(Tag))}
-    writes = _Writes(now)
+    writes = Writes(now)
     outgoing: list[tuple[Row[Any], ComposedLetter]] = []
     for letter in rows:
         prepared = _prepare(letter, senders, tags, settings, now)
@@ -159,9 +84,11 @@ def deliver_claimed(
         Outgoing(settings.envelope_from or c.sender.address, c.recipient, c.raw)
         for _, c in outgoing
     ]
-    for done, (index, result) in enumerate(transport.send_all(messages, sessions=concurrency), 1):
+    for done, (index, result) in enumerate(messenger.send_all(messages, sessions=concurrency), 1):
         letter, composed = outgoing[index]
-        end = _outcome(letter, result, now)
+        end = end_of_attempt(
+            result, attempts=letter.attempts, first_attempt_at=letter.first_attempt_at, now=now
+        )
         writes.finish(letter, end)
         if end.status is LetterStatus.SENT:
             writes.sent(letter, composed)
@@ -232,34 +159,24 @@ def _senders(session: Session, owner_ids: set[int]) -> dict[int, SenderIdentity 
     return senders
 
 
-@dataclass(frozen=True)
-class _End:
-    """How one attempt at a letter ends."""
-
-    status: LetterStatus
-    error: str = ""
-    code: int | None = None
-    due_at: datetime | None = None  # the next attempt, for a deferred letter
-
-
 def _prepare(
     letter: Row[Any],
     senders: dict[int, SenderIdentity | str],
     tags: dict[int, Tag],
     settings: LetterSettings,
     now: datetime,
-) -> ComposedLetter | _End:
+) -> ComposedLetter | AttemptEnd:
     """The letter ready to send, or how it ends without being sent."""
     if now > letter.expires_at:
-        return _End(LetterStatus.EXPIRED, "out of season")
+        return AttemptEnd(LetterStatus.EXPIRED, "out of season")
     if reason := mailing_block(letter.has_consent, letter.unsubscribed_at, letter.hard_bounced_at):
-        return _End(LetterStatus.CANCELLED, reason)
+        return AttemptEnd(LetterStatus.CANCELLED, reason)
     sender = senders[letter.owner_id]
     if isinstance(sender, str):
-        return _End(LetterStatus.FAILED, sender)
+        return AttemptEnd(LetterStatus.FAILED, sender)
     tag = tags[letter.tag_id]
     if not letter.has_tag:
-        return _End(LetterStatus.FAILED, f"{letter.email} has no tag {tag.code}")
+        return AttemptEnd(LetterStatus.FAILED, f"{letter.email} has no tag {tag.code}")
     try:
         kind = LetterKind(letter.kind)
         check_letter_tag(tag, kind)
@@ -277,142 +194,7 @@ def _prepare(
             message_id=letter.message_id,
         )
     except (CompositionError, LetterLintError, ValueError) as exc:
-        return _End(LetterStatus.FAILED, str(exc))
-
-
-def _outcome(letter: Row[Any], result: SendResult, now: datetime) -> _End:
-    """What the relay's answer means for the letter: sent, bounced, retried or given up."""
-    if result.outcome is Outcome.SENT:
-        return _End(LetterStatus.SENT, code=result.code)
-    if result.outcome is Outcome.BOUNCED:
-        return _End(LetterStatus.BOUNCED, result.message, result.code)
-    first = letter.first_attempt_at or now
-    if now - first >= GIVE_UP_AFTER:
-        error = f"gave up after {GIVE_UP_AFTER.days} days: {result.message}"
-        return _End(LetterStatus.FAILED, error, result.code)
-    due = now + backoff(letter.attempts)
-    return _End(LetterStatus.DEFERRED, result.message, result.code, due)
-
-
-# By id and claim token: once a letter's claim was taken over (recovered as stale and
-# claimed by another worker), what this worker learns about it is no longer written.
-_CLAIMED_LETTER = update(table_of(Letter)).where(
-    table_of(Letter).c.id == bindparam("letter_id"),
-    table_of(Letter).c.claim_token == bindparam("token"),
-)
-
-
-# Sent letters of one claim, in one statement: the common outcome, with nothing per letter
-# but its id.
-_SENT_LETTERS = (
-    update(table_of(Letter))
-    .where(
-        in_list_param(table_of(Letter).c.id, "ids"),
-        table_of(Letter).c.claim_token == bindparam("token"),
-    )
-    .values(
-        status=LetterStatus.SENT,
-        last_error="",
-        last_code=bindparam("code"),
-        claim_token=None,
-        sent_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-)
-
-
-@dataclass
-class _Writes:
-    """A batch's changes, gathered and then written in a few statements per commit."""
-
-    now: datetime
-    message_ids: list[dict[str, Any]] = field(default_factory=list)
-    sent_ids: defaultdict[tuple[str, int | None], list[int]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-    letters: list[dict[str, Any]] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    bounced: set[int] = field(default_factory=set)
-    tokens: set[str | None] = field(default_factory=set)
-    started: float = field(default_factory=time.monotonic)
-    renewed: float = field(default_factory=time.monotonic)
-
-    def composed(self, letter: Row[Any], composed: ComposedLetter) -> None:
-        """Its Message-ID and sender, committed before the first byte goes out."""
-        self.tokens.add(letter.claim_token)
-        self.message_ids.append(
-            {
-                "letter_id": letter.id,
-                "token": letter.claim_token,
-                "message_id": composed.message_id,
-                "sender_id": composed.sender.manager_id,
-            }
-        )
-
-    def finish(self, letter: Row[Any], end: _End) -> None:
-        if end.status is LetterStatus.SENT:
-            self.sent_ids[letter.claim_token, end.code].append(letter.id)
-            return
-        self.letters.append(
-            {
-                "letter_id": letter.id,
-                "token": letter.claim_token,
-                "status": end.status,
-                "last_error": end.error[:2000],
-                "last_code": letter.last_code if end.code is None else end.code,
-                "claim_token": None,
-                "due_at": end.due_at or letter.due_at,
-                "sent_at": letter.sent_at,
-                "updated_at": self.now,
-            }
-        )
-
-    def sent(self, letter: Row[Any], composed: ComposedLetter) -> None:
-        self.history.append(
-            {
-                "contact_id": letter.contact_id,
-                "kind": HistoryKind.SENT,
-                "author_id": composed.sender.manager_id,
-                "body": f"«{composed.letter.subject}»",
-                "created_at": self.now,
-            }
-        )
-
-    def commit(self, session: Session) -> None:
-        # Core executemany: the ORM's bulk paths cost more Python per row than the SQL.
-        if self.message_ids:
-            session.execute(_CLAIMED_LETTER, self.message_ids)
-        for (token, code), ids in self.sent_ids.items():
-            session.execute(
-                _SENT_LETTERS, {"ids": ids, "token": token, "code": code, "now": self.now}
-            )
-        if self.letters:
-            session.execute(_CLAIMED_LETTER, self.letters)
-        if self.history:
-            session.execute(insert(table_of(HistoryEntry)), self.history)
-        if self.bounced:
-            session.execute(
-                update(Contact)
-                .where(Contact.id.in_(self.bounced), Contact.hard_bounced_at.is_(None))
-                .values(hard_bounced_at=self.now)
-                .execution_options(synchronize_session=False)
-            )
-        # A heartbeat: letters still to be sent stay ours while a slow relay holds the
-        # batch up, instead of looking like a dead worker's after STALE_CLAIM.
-        if self.tokens and time.monotonic() - self.renewed >= RENEW_CLAIMS_EVERY:
-            self.renewed = time.monotonic()
-            session.execute(
-                update(Letter)
-                .where(Letter.claim_token.in_(self.tokens), IN_FLIGHT)
-                .values(claimed_at=self.now + timedelta(seconds=time.monotonic() - self.started))
-                .execution_options(synchronize_session=False)
-            )
-        session.commit()
-        self.message_ids.clear()
-        self.sent_ids.clear()
-        self.letters.clear()
-        self.history.clear()
-        self.bounced.clear()
+        return AttemptEnd(LetterStatus.FAILED, str(exc))
 
 
 @dataclass
@@ -429,7 +211,7 @@ class DeliveryReport:
 
 def deliver_due(
     session_factory: Callable[[], Session],
-    transport: SmtpTransport,
+    messenger: Messenger,
     settings: LetterSettings,
     *,
     now: datetime | None = None,
@@ -447,6 +229,6 @@ def deliver_due(
         ids = claim_due(session, now=now, limit=batch)
         report.claimed = len(ids)
         report.outcomes = deliver_claimed(
-            session, ids, transport, settings, now=now, concurrency=concurrency
+            session, ids, messenger, settings, now=now, concurrency=concurrency
         )
     return report

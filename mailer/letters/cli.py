@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import IO
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
+from mailer.config import settings
 from mailer.contacts.book import find_contact
-from mailer.letters.composing import LetterSettings, compose_letter
+from mailer.letters.composing import compose_letter
 from mailer.letters.greeting import greet
 from mailer.letters.rendering import LetterKind
 from mailer.managers.services import find_house_sender
@@ -46,7 +46,7 @@ def preview_command(
             house_sender=find_house_sender(session),
             now=now,
             tag_code=tag_code,
-            settings=LetterSettings.from_config(current_app.config),
+            settings=settings().letters,
         )
     if out:
         out.write_bytes(composed.raw)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-
-from dateutil.rrule import rrulestr
+from datetime import datetime
 
 from mailer.contacts.models import Contact
 from mailer.letters.mime import Address, build_message, make_message_id
@@ -23,6 +21,7 @@ from mailer.letters.sender import SenderIdentity, resolve_sender
 from mailer.letters.signing import list_unsubscribe_headers
 from mailer.managers.models import Manager
 from mailer.tags.models import Tag, TagKind
+from mailer.tags.occasions import OccasionRuleError, next_occurrence, rule_month
 
 # Which tag a letter kind is built around.
 _KIND_TAGS = {
@@ -46,16 +45,6 @@ class LetterSettings:
     unsubscribe_mailto: str
     offer_urls: dict[str, str] = field(default_factory=dict)
     envelope_from: str = ""  # where bounces go; empty: the sender's own address
-
-    @classmethod
-    def from_config(cls, config: dict) -> LetterSettings:
-        return cls(
-            secret_key=config["SECRET_KEY"],
-            public_base_url=config["PUBLIC_BASE_URL"],
-            unsubscribe_mailto=config["UNSUBSCRIBE_MAILTO"],
-            offer_urls=dict(config.get("OFFER_URLS") or {}),
-            envelope_from=config.get("ENVELOPE_FROM") or "",
-        )
 
     def offer_url(self, kind: str, tag: Tag | None) -> str:
         if tag is not None and tag.code in self.offer_urls:
@@ -82,24 +71,6 @@ def warm_up() -> None:
     for kind in available_kinds():
         for name in ("subject.txt", "body.txt", "body.html"):
             env.get_template(f"{kind}/{name}")
-
-
-def next_occurrence(rule: str, after: datetime) -> date:
-    """The next date of a yearly rule (RRULE) on or after `after`'s day."""
-    day = datetime(after.year, after.month, after.day)
-    found = rrulestr(rule, dtstart=datetime(after.year, 1, 1)).after(day, inc=True)
-    if found is None:
-        raise CompositionError(f"the rule {rule!r} has no date after {after:%Y-%m-%d}")
-    return found.date()
-
-
-def rule_month(rule: str) -> int:
-    """The BYMONTH of a month tag's rule: the month the client buys New Year gifts in."""
-    for part in rule.split(";"):
-        key, _, value = part.partition("=")
-        if key.strip().upper() == "BYMONTH":
-            return int(value.split(",")[0])
-    raise CompositionError(f"the rule {rule!r} names no month")
 
 
 def letter_tag(contact: Contact, kind: LetterKind, code: str | None = None) -> Tag | None:
@@ -166,11 +137,14 @@ def compose_to(
     not per letter. A planned letter passes the occasion fixed by its campaign and, on a
     retry, the Message-ID of its first attempt."""
     month = None
-    if tag is not None and kind is LetterKind.NEW_YEAR_CATALOGUE:
-        month = rule_month(tag.occasion_rule)
-        occasion = None
-    elif occasion is None and tag is not None:
-        occasion = Occasion(tag.occasion_name, next_occurrence(tag.occasion_rule, now))
+    try:
+        if tag is not None and kind is LetterKind.NEW_YEAR_CATALOGUE:
+            month = rule_month(tag.occasion_rule, now.year)
+            occasion = None
+        elif occasion is None and tag is not None:
+            occasion = Occasion(tag.occasion_name, next_occurrence(tag.occasion_rule, now))
+    except OccasionRuleError as exc:
+        raise CompositionError(str(exc)) from None
     letter = render_letter(
         kind.value,
         recipient,

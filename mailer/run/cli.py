@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from campaigns.planning import plan_year
+from mailer.config import settings
 from mailer.db import utcnow
 from mailer.delivery.sending import DeliveryReport
 from mailer.run.demo import bring_forward, load_demo
@@ -21,7 +22,7 @@ from mailer.unit_of_work import unit_of_work
 
 
 def uses_embedded_sink(app: Flask) -> bool:
-    return not app.config.get("SMTP_HOST")
+    return settings(app).uses_embedded_sink
 
 
 def outbox_folder(app: Flask) -> Path:
@@ -42,7 +43,7 @@ def _echo_batch(report: DeliveryReport) -> None:
 def _deliver(processes: int | None, *, once: bool, idle_seconds: float = 5.0) -> DeliveryReport:
     """The sending processes `deliver` and `worker` run, a failed one as a clean error."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    configured = processes or app.config.get("WORKER_PROCESSES")
+    configured = processes or settings(app).worker.processes
     try:
         return deliver_in_processes(
             app,
@@ -95,7 +96,7 @@ def scheduler_command() -> None:
 def sink_command(port: int | None) -> None:
     """Run the demo SMTP sink: every letter received is kept as an .eml file."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    sink = SmtpSink(outbox_folder(app), port=port or app.config["SMTP_PORT"])
+    sink = SmtpSink(outbox_folder(app), port=port or settings(app).smtp.port)
     sink.start()
     click.echo(f"SMTP sink on 127.0.0.1:{sink.port}, letters in {sink.folder}")
     _stop_event().wait()
@@ -114,7 +115,7 @@ def run_command(host: str, port: int) -> None:
     stop = _stop_event()
     sink = None
     if uses_embedded_sink(app):
-        sink = SmtpSink(outbox_folder(app), port=app.config["SMTP_PORT"])
+        sink = SmtpSink(outbox_folder(app), port=settings(app).smtp.port)
         sink.start()
         click.echo(f"SMTP sink on 127.0.0.1:{sink.port}: letters arrive in {sink.folder}")
     scheduler = Scheduler(app)

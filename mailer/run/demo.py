@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailer.contacts.columns import EXPORT_HEADERS
 from mailer.contacts.importing import ImportReport, import_contacts
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.managers.services import add_manager, find_house_sender, list_managers
@@ -151,18 +152,6 @@ _TRANSLIT = str.maketrans(
         "я": "ya",
     }
 )
-HEADER = [
-    "Фамилия",
-    "Имя",
-    "Отчество",
-    "Компания",
-    "Должность",
-    "E-mail",
-    "Телефон",
-    "Теги",
-    "Ответственный",
-    "Согласие на рассылку",
-]
 DEMO_MANAGERS = [
     ("Пётр Петров", "petr.petrov@gifts.example", False),
     ("Анна Смирнова", "anna.smirnova@gifts.example", False),
@@ -185,18 +174,18 @@ def fake_contacts(count: int, owners: list[str], seed: int = 1) -> Iterator[list
             last = rnd.choice(_SURNAMES) + "а"
         middle = middle if rnd.random() < 0.6 else ""
         login = f"{first.lower().translate(_TRANSLIT)}.{last.lower().translate(_TRANSLIT)}{n}"
-        # One company, one domain, one owner: no company ends up with two owners.
-        k = n % 5000
+        # A company and a domain per person: the import refuses a second person of a
+        # company already in the book unless told so (--allow-same-company).
         yield [
             last,
             first,
             middle,
-            _company(k),
+            _company(n),
             rnd.choice(_POSITIONS),
-            f"{login}@client{k}.example",
+            f"{login}@client{n}.example",
             f"+7 9{n // 10**7 % 100:02d} {n // 10**4 % 1000:03d}-{n % 10**4:04d}",
             ", ".join(rnd.sample(_TAG_WORDS, rnd.randint(1, 4))),
-            owners[k % len(owners)],
+            owners[n % len(owners)],
             rnd.choice(["да", "да", "да", "нет", "2025-03-01"]),
         ]
 
@@ -211,13 +200,16 @@ def write_contacts_csv(path: Path, count: int, owners: list[str], seed: int = 1)
     """A CSV export like a Russian CRM's: UTF-8 with BOM, `;`."""
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out, delimiter=";")
-        writer.writerow(HEADER)
+        writer.writerow(EXPORT_HEADERS)
         writer.writerows(fake_contacts(count, owners, seed))
     return path
 
 
 def load_demo(session: Session, workdir: Path, count: int = 400) -> ImportReport:
-    """Demo managers and `count` contacts; loading twice updates, it never duplicates."""
+    """Demo managers and `count` contacts; loading twice updates, it never duplicates.
+
+    Nothing is committed here: the caller's unit of work holds the managers and contacts.
+    """
     known = {m.email for m in list_managers(session)}
     for name, email, is_house in DEMO_MANAGERS:
         if email not in known and not (is_house and find_house_sender(session)):
@@ -228,7 +220,6 @@ def load_demo(session: Session, workdir: Path, count: int = 400) -> ImportReport
                 is_house=is_house,
                 signature=f"{name}\nДом Подарков, отдел корпоративных подарков",
             )
-    session.commit()
     owners = [email for _, email, is_house in DEMO_MANAGERS if not is_house]
     path = write_contacts_csv(workdir / "demo_contacts.csv", count, owners)
     return import_contacts(session, path, rejects_path=workdir / "demo_contacts.rejects.csv")

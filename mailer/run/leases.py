@@ -13,8 +13,9 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
-from mailer.db import bulk_insert, table_of
+from mailer.db import table_of
 from mailer.run.models import Lease
+from mailer.storage.inserts import bulk_insert
 
 
 def acquire(session: Session, name: str, holder: str, *, now: datetime, ttl: timedelta) -> bool:

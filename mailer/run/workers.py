@@ -23,10 +23,12 @@ from multiprocessing.synchronize import Event as ProcessEvent
 
 from flask import Flask
 
+from mailer.config import settings
 from mailer.db import get_engine
-from mailer.delivery.sending import RECOVER_EVERY, DeliveryReport, deliver_due
-from mailer.letters.composing import LetterSettings, warm_up
-from mailer.smtp.transport import SmtpSettings, SmtpTransport
+from mailer.delivery.claims import RECOVER_EVERY
+from mailer.delivery.sending import DeliveryReport, deliver_due
+from mailer.letters.composing import warm_up
+from mailer.smtp import SmtpTransport
 from mailer.storage.gc_tuning import fewer_collections
 
 StopFlag = threading.Event | ProcessEvent
@@ -51,11 +53,11 @@ def deliver_loop(
 
     A short batch means the queue is empty for now: `once` ends there, a worker sleeps.
     """
-    batch = app.config["WORKER_BATCH"]
-    settings = LetterSettings.from_config(app.config)
+    config = settings(app)
+    batch = config.worker.batch
     total = DeliveryReport()
     recovered_at = -RECOVER_EVERY
-    with fewer_collections(), SmtpTransport(SmtpSettings.from_config(app.config)) as transport:
+    with fewer_collections(), SmtpTransport(config.smtp) as transport:
         while not stop.is_set():
             recover = time.monotonic() - recovered_at >= RECOVER_EVERY
             if recover:
@@ -63,9 +65,9 @@ def deliver_loop(
             report = deliver_due(
                 app.extensions["mailer.sessionmaker"],
                 transport,
-                settings,
+                config.letters,
                 batch=batch,
-                concurrency=app.config["WORKER_CONCURRENCY"],
+                concurrency=config.worker.concurrency,
                 recover=recover,
             )
             total.add(report)

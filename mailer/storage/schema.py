@@ -10,6 +10,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from mailer.storage.trigger_keys import is_kept_by_triggers
+
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
@@ -43,12 +45,12 @@ def include_object(dialect_name: str) -> Callable[[Any, str | None, str, bool, A
     """Autogenerate's filter: a foreign key this database keeps by triggers is not missing.
 
     (Migration 0004 replaced two keys of the letters by statement-level triggers on
-    PostgreSQL; the models declare them for SQLite and for the ORM's joins.)
+    PostgreSQL; the models declare them for SQLite and for the ORM's joins: see trigger_keys.)
     """
 
     def include(obj: Any, _name: str | None, type_: str, reflected: bool, _other: Any) -> bool:
         if type_ != "foreign_key_constraint" or reflected:
             return True
-        return obj.info.get(dialect_name) != "triggers"
+        return not is_kept_by_triggers(obj, dialect_name)
 
     return include

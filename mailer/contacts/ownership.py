@@ -1,0 +1,113 @@
+"""Check before adding: a new contact whose phone or company is in the book is refused.
+
+One rule for `mailer contacts add` and the import alike (README, "The contact book's
+rules"): a match by phone, or by company in either spelling, is refused with the name of
+the match's owner unless the caller says the new contact is a different person of the same
+company (`--same-company`, `--allow-same-company`). Whose the match is does not change the
+answer: a manager's own contact with the same phone is as likely the same person as a
+colleague's, and the refusal says whether the holder is someone else. The e-mail is each
+caller's own first check, before this one: `add` refuses a known e-mail outright and the
+import updates the contact it names.
+
+The lookups take a whole batch of new contacts at once: one query per kind of key, each
+binding the batch's keys as one list parameter, so the import checks a chunk of thousands
+of rows with three queries and `add` checks its one contact the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from mailer.contacts.models import Contact
+from mailer.storage.listparams import in_list_param
+
+if TYPE_CHECKING:  # book.py calls the check when adding a contact
+    from mailer.contacts.book import ContactFields
+
+PHONE = "phone"
+COMPANY = "company"
+
+# Distinct (key, owner) pairs only: a big company must not fetch all its people.
+_PHONE_HOLDERS = (
+    select(Contact.phone, Contact.owner_id).where(in_list_param(Contact.phone)).distinct()
+)
+_COMPANY_HOLDERS = (
+    select(Contact.company_key, Contact.owner_id)
+    .where(in_list_param(Contact.company_key))
+    .distinct()
+)
+_ALIAS_HOLDERS = (
+    select(Contact.company_alias_key, Contact.owner_id)
+    .where(in_list_param(Contact.company_alias_key))
+    .distinct()
+)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a new contact is refused: what matched, and the owner to name."""
+
+    what: str  # "phone +79161234567" or "company 'Тойота (Toyota)'"
+    owner_id: int  # another owner when one holds the match, else the new contact's own
+    is_someone_else: bool
+
+
+def held_keys(f: ContactFields) -> list[tuple[str, str]]:
+    """What a contact holds in the book besides its e-mail: its phone and company keys."""
+    keys: list[tuple[str, str]] = []
+    if f.phone:
+        keys.append((PHONE, f.phone))
+    for key in (f.company_key, f.company_alias_key):
+        if key and (COMPANY, key) not in keys:
+            keys.append((COMPANY, key))
+    return keys
+
+
+@dataclass
+class Holders:
+    """Who holds each phone and company key of a batch of contacts: owner ids per key."""
+
+    by_key: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, connection: Connection, batch: Iterable[ContactFields]) -> Holders:
+        """The book's holders of the batch's keys, with one query per kind of key."""
+        wanted = {key for f in batch for key in held_keys(f)}
+        phones = [key for kind, key in wanted if kind == PHONE]
+        companies = [key for kind, key in wanted if kind == COMPANY]
+        holders = cls()
+        for kind, stmt, keys in (
+            (PHONE, _PHONE_HOLDERS, phones),
+            (COMPANY, _COMPANY_HOLDERS, companies),
+            (COMPANY, _ALIAS_HOLDERS, companies),
+        ):
+            if keys:
+                for key, owner_id in connection.execute(stmt, {"keys": keys}).all():
+                    holders.by_key.setdefault((kind, str(key)), set()).add(owner_id)
+        return holders
+
+    def hold(self, f: ContactFields, owner_id: int) -> None:
+        """Count a contact just stored as a holder, for the rest of its batch."""
+        for key in held_keys(f):
+            self.by_key.setdefault(key, set()).add(owner_id)
+
+
+def check_new_contact(
+    holders: Holders, f: ContactFields, owner_id: int, *, is_same_company_ok: bool
+) -> Refusal | None:
+    """The check before adding a contact whose e-mail is not in the book: None to add it,
+    or why not. The rule is about two managers owning one company: a match held only by
+    the new contact's own owner is another person of a client they already work with."""
+    if is_same_company_ok:
+        return None
+    for kind, key in held_keys(f):
+        others = holders.by_key.get((kind, key), set()) - {owner_id}
+        if others:
+            what = f"phone {key}" if kind == PHONE else f"company '{f.company}'"
+            return Refusal(what, min(others), is_someone_else=True)
+    return None
