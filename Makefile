@@ -28,6 +28,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy mailer campaigns tracking
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_contacts.py

@@ -186,6 +186,7 @@ def fill(app: Any, n: int) -> None:
     from mailer.storage.inserts import bulk_insert
     from mailer.tags.models import Tag, contact_tags
     from mailer.tags.taxonomy import seed_tags
+    from tracking.links import seed_links
 
     engine = get_engine(app)
     schema.upgrade(engine)
@@ -194,6 +195,7 @@ def fill(app: Any, n: int) -> None:
     with Session(engine) as session:
         seed_tags(session)
         seed_campaigns(session)
+        seed_links(session)
         managers = []
         for i in range(-(-n // 400)):  # one manager per 400 contacts
             first, _, last = FIRST[i % 8]

@@ -18,9 +18,9 @@ from email.parser import BytesParser
 from zoneinfo import ZoneInfo
 
 from mailer.letters.mime import Address, build_message, make_message_id
-from mailer.letters.rendering import LetterKind, Occasion, Recipient, render_letter
+from mailer.letters.rendering import LetterKind, LetterLinks, Occasion, Recipient, render_letter
 from mailer.letters.sender import SenderIdentity
-from mailer.letters.signing import list_unsubscribe_headers
+from mailer.letters.signing import list_unsubscribe_headers, unsubscribe_url
 from mailer.run.demo import fake_contacts
 
 SENDERS = [
@@ -40,6 +40,9 @@ KINDS = [
     (LetterKind.FEB23, {"occasion": Occasion("23 февраля", date(2028, 2, 23))}),
     (LetterKind.NEW_YEAR_CATALOGUE, {"purchase_month": 8}),
 ]
+KEYS = ("bench-secret-key-0123456789",)
+BASE_URL = "https://mail.gifts.example"
+URLS = {"каталог": "https://gifts.example/c/cat", "скидка": "https://gifts.example/c/off"}
 
 
 def letter_bytes(n: int, row: list[str], now: datetime) -> bytes:
@@ -47,9 +50,9 @@ def letter_bytes(n: int, row: list[str], now: datetime) -> bytes:
     sender = SENDERS[n % len(SENDERS)]
     kind, extra = KINDS[n % len(KINDS)]
     recipient = Recipient(email, first, middle, last, company)
-    letter = render_letter(
-        kind, recipient, sender, now=now, offer_url=f"https://gifts.example/o/{kind}", **extra
-    )
+    unsubscribe = unsubscribe_url(KEYS, BASE_URL, n)
+    links = LetterLinks(URLS, unsubscribe=unsubscribe, honeypot="https://gifts.example/c/hp")
+    letter = render_letter(kind, recipient, sender, now=now, links=links, **extra)
     return build_message(
         sender=Address(sender.name, sender.address),
         to=Address(f"{first} {last}", email),
@@ -59,9 +62,7 @@ def letter_bytes(n: int, row: list[str], now: datetime) -> bytes:
         html=letter.html,
         message_id=make_message_id(sender.message_id_domain),
         date=sender.local_time(now),
-        extra_headers=list_unsubscribe_headers(
-            "bench-secret", "https://mail.gifts.example", "unsubscribe@gifts.example", n
-        ),
+        extra_headers=list_unsubscribe_headers(unsubscribe, "unsubscribe@gifts.example"),
     )
 
 

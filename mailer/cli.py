@@ -9,6 +9,7 @@ from flask.cli import AppGroup, FlaskGroup
 
 from campaigns.cli import campaigns
 from campaigns.defaults import seed_campaigns
+from mailer.config import settings
 from mailer.contacts.cli import contacts
 from mailer.db import get_engine
 from mailer.letters.cli import greeting_command, letters
@@ -18,6 +19,8 @@ from mailer.storage import schema
 from mailer.tags.cli import tags
 from mailer.tags.taxonomy import seed_tags
 from mailer.unit_of_work import unit_of_work
+from tracking.cli import links
+from tracking.links import seed_links
 
 db = AppGroup("db", help="Create or migrate the database.")
 
@@ -30,9 +33,10 @@ def upgrade_command() -> None:
     with unit_of_work() as session:
         tags = seed_tags(session)
         campaigns = seed_campaigns(session)
+        links = seed_links(session, settings().offer_urls)
     click.echo(
         f"database at revision {schema.current_revision(engine)}; "
-        f"{tags} tags and {campaigns} campaigns added"
+        f"{tags} tags, {campaigns} campaigns and {links} campaign links added"
     )
 
 
@@ -41,6 +45,8 @@ def current_command() -> None:
     """Print the database's migration revision."""
     click.echo(schema.current_revision(get_engine()) or "not migrated")
 
+
+campaigns.add_command(links)  # tracking adds its group to the campaigns'
 
 mailer_group = AppGroup("mailer", help="The mailing engine's commands.")
 for _command in (

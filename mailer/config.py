@@ -37,7 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",  # where unsubscribe and click links point
     "ALLOW_HTTP_PUBLIC_URL": False,  # a lab may serve links over plain HTTP
     "UNSUBSCRIBE_MAILTO": "unsubscribe@gifts.example",
-    "OFFER_URLS": {},  # tag code or letter kind → the offer's address
+    "OFFER_URLS": {},  # retired: seeds the campaigns' offer links at `mailer db upgrade`
+    "LINK_ALLOWED_DOMAINS": "",  # e.g. "gifts.example shop.gifts.example"; empty: any
     "ENVELOPE_FROM": "",  # where bounces go; empty: the sending manager's own address
     # No SMTP_HOST: the embedded sink (`mailer run`, `mailer sink`) on 127.0.0.1:SMTP_PORT
     # keeps every letter as an .eml file in the instance folder's outbox/.
@@ -79,6 +80,9 @@ class Settings:
     default_timezone: str
     secret_keys: tuple[str, ...]  # the first signs; all verify (a rotated-out key ends its links)
     letters: LetterSettings
+    # Retired: the offer addresses before campaign links; `db upgrade` seeds links from it.
+    offer_urls: dict[str, str]
+    link_domains: tuple[str, ...]  # empty: any site; else links may lead only there
     smtp: SmtpSettings
     uses_embedded_sink: bool
     worker: WorkerSettings
@@ -137,9 +141,10 @@ def read_settings(config: Mapping[str, Any]) -> Settings:
             secret_key=keys[0],
             public_base_url=reader.public_url(),
             unsubscribe_mailto=reader.text("UNSUBSCRIBE_MAILTO", ""),
-            offer_urls=reader.mapping("OFFER_URLS"),
             envelope_from=reader.text("ENVELOPE_FROM", ""),
         ),
+        offer_urls=reader.mapping("OFFER_URLS"),
+        link_domains=tuple(reader.text("LINK_ALLOWED_DOMAINS", "").replace(",", " ").split()),
         smtp=smtp,
         uses_embedded_sink=embedded,
         worker=WorkerSettings(

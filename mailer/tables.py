@@ -10,3 +10,4 @@ import mailer.delivery.models  # noqa: F401
 import mailer.managers.models  # noqa: F401
 import mailer.run.models  # noqa: F401
 import mailer.tags.models  # noqa: F401
+import tracking.models  # noqa: F401

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskCliRunner, FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from mailer import create_app
 from mailer.db import get_engine, session_scope
 from mailer.storage import schema
 from mailer.tags.taxonomy import seed_tags
+from tracking.links import seed_links
 
 pytest_plugins = ["tests.conftest_smtp"]  # smtp_server, no_unexpected_smtp
 
@@ -87,6 +88,7 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     with session_scope(app) as session:
         seed_tags(session)
         seed_campaigns(session)
+        seed_links(session)
         session.commit()
     yield app
     get_engine(app).dispose()
@@ -96,6 +98,12 @@ def app(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 def session(app: Flask) -> Iterator[Session]:
     with session_scope(app) as session:
         yield session
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """The web app as a browser without JavaScript sees it: no cookies shared between tests."""
+    return app.test_client()
 
 
 @pytest.fixture

@@ -11,15 +11,17 @@ import pytest
 from mailer.letters.composing import CompositionError, LetterSettings, compose_letter
 from mailer.letters.rendering import LetterKind
 from mailer.letters.sender import SenderError, resolve_sender
+from mailer.letters.signing import read_unsubscribe_token
 from mailer.tags.occasions import next_occurrence, rule_month
 from tests.factories import make_contact, make_manager
 
 SETTINGS = LetterSettings(
-    secret_key="test-secret",
+    secret_key="test-secret-key-0123456789",
     public_base_url="https://mail.gifts.example",
     unsubscribe_mailto="unsubscribe@gifts.example",
 )
 NOW = datetime(2027, 7, 20, 9, 30, tzinfo=UTC)
+LINK_IDS = {"каталог": 1, "скидка": 2}
 
 
 def parse(raw: bytes):
@@ -56,7 +58,12 @@ def house(session):
 def test_the_letter_comes_from_the_owner_in_every_field(session, petr, house):
     contact = make_contact(session, owner=petr, first_name="Мария", tags="строители, НГ август")
     composed = compose_letter(
-        contact, LetterKind.NEW_YEAR_CATALOGUE, house_sender=house, now=NOW, settings=SETTINGS
+        contact,
+        LetterKind.NEW_YEAR_CATALOGUE,
+        house_sender=house,
+        now=NOW,
+        settings=SETTINGS,
+        link_ids=LINK_IDS,
     )
     msg = parse(composed.raw)
     assert msg["From"].addresses[0].display_name == "Пётр Петров"
@@ -68,7 +75,10 @@ def test_the_letter_comes_from_the_owner_in_every_field(session, petr, house):
     text = plain(msg)
     assert text.startswith("Здравствуйте, Мария!")
     assert "закупаете в августе" in text
-    assert text.rstrip().endswith("Пётр Петров\nДом Подарков")
+    body, footer = text.rsplit("\n--\n", 1)  # the visible unsubscribe line follows the signature
+    assert body.rstrip().endswith("Пётр Петров\nДом Подарков")
+    token = footer.strip().rsplit("https://mail.gifts.example/u/", 1)[1]
+    assert read_unsubscribe_token([SETTINGS.secret_key], token) == contact.id
     assert "Команда" not in text
 
 
@@ -79,7 +89,7 @@ def test_a_transfer_made_before_rendering_changes_the_sender(session, petr, hous
 
     transfer_contacts(session, [contact], anna)
     composed = compose_letter(
-        contact, LetterKind.MAR8, house_sender=house, now=NOW, settings=SETTINGS
+        contact, LetterKind.MAR8, house_sender=house, now=NOW, settings=SETTINGS, link_ids=LINK_IDS
     )
     msg = parse(composed.raw)
     assert msg["From"].addresses[0].display_name == "Анна Смирнова"
@@ -90,7 +100,7 @@ def test_an_inactive_owner_resolves_to_the_house_sender_whole(session, petr, hou
     contact = make_contact(session, owner=petr, tags="23")
     petr.is_active = False
     composed = compose_letter(
-        contact, LetterKind.FEB23, house_sender=house, now=NOW, settings=SETTINGS
+        contact, LetterKind.FEB23, house_sender=house, now=NOW, settings=SETTINGS, link_ids=LINK_IDS
     )
     msg = parse(composed.raw)
     assert msg["From"].addresses[0].addr_spec == "hello@gifts.example"
@@ -109,7 +119,12 @@ def test_without_an_active_owner_or_house_sender_nothing_is_sent(session):
 def test_the_message_is_multipart_alternative_with_one_click_unsubscribe(session, petr, house):
     contact = make_contact(session, owner=petr, tags="строители")
     composed = compose_letter(
-        contact, LetterKind.INDUSTRY_CATALOGUE, house_sender=house, now=NOW, settings=SETTINGS
+        contact,
+        LetterKind.INDUSTRY_CATALOGUE,
+        house_sender=house,
+        now=NOW,
+        settings=SETTINGS,
+        link_ids=LINK_IDS,
     )
     msg = parse(composed.raw)
     assert msg.get_content_type() == "multipart/alternative"
@@ -117,6 +132,9 @@ def test_the_message_is_multipart_alternative_with_one_click_unsubscribe(session
     assert all(p.get_content_charset() == "utf-8" for p in msg.iter_parts())
     unsubscribe = str(msg["List-Unsubscribe"])
     assert unsubscribe.startswith("<https://mail.gifts.example/u/")
+    token = unsubscribe.split(">", 1)[0].removeprefix("<https://mail.gifts.example/u/")
+    assert read_unsubscribe_token([SETTINGS.secret_key], token) == contact.id
+    assert f"subject=unsubscribe%20{token}>" in unsubscribe
     assert "<mailto:unsubscribe@gifts.example?subject=" in unsubscribe
     assert "=?" not in unsubscribe  # never folded into an encoded word
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -126,7 +144,7 @@ def test_the_message_is_multipart_alternative_with_one_click_unsubscribe(session
 def test_an_idn_address_goes_out_in_ascii(session, petr, house):
     contact = make_contact(session, owner=petr, email="ivan@пример.рф", tags="8")
     composed = compose_letter(
-        contact, LetterKind.MAR8, house_sender=house, now=NOW, settings=SETTINGS
+        contact, LetterKind.MAR8, house_sender=house, now=NOW, settings=SETTINGS, link_ids=LINK_IDS
     )
     assert parse(composed.raw)["To"].addresses[0].addr_spec == "ivan@xn--e1afmkfd.xn--p1ai"
 
@@ -135,7 +153,12 @@ def test_a_letter_needs_the_tag_it_is_about(session, petr, house):
     contact = make_contact(session, owner=petr, tags="8")
     with pytest.raises(CompositionError, match="month"):
         compose_letter(
-            contact, LetterKind.NEW_YEAR_CATALOGUE, house_sender=house, now=NOW, settings=SETTINGS
+            contact,
+            LetterKind.NEW_YEAR_CATALOGUE,
+            house_sender=house,
+            now=NOW,
+            settings=SETTINGS,
+            link_ids=LINK_IDS,
         )
 
 
@@ -156,7 +179,12 @@ def test_a_tag_rule_that_cannot_be_read_is_a_composition_error(session, petr, ho
     contact.tags[0].occasion_rule = "FREQ=SOMETIMES"
     with pytest.raises(CompositionError, match="cannot be read"):
         compose_letter(
-            contact, LetterKind.NEW_YEAR_CATALOGUE, house_sender=house, now=NOW, settings=SETTINGS
+            contact,
+            LetterKind.NEW_YEAR_CATALOGUE,
+            house_sender=house,
+            now=NOW,
+            settings=SETTINGS,
+            link_ids=LINK_IDS,
         )
 
 

@@ -33,7 +33,9 @@ from mailer.smtp import SmtpSettings, SmtpTransport
 from tests.factories import configure, make_contact, make_manager
 
 JAN_1 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
-SETTINGS = LetterSettings("test-secret", "https://mail.gifts.example", "unsub@gifts.example")
+SETTINGS = LetterSettings(
+    "test-secret-key-0123456789", "https://mail.gifts.example", "unsub@gifts.example"
+)
 
 
 @pytest.fixture

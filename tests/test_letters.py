@@ -16,6 +16,7 @@ from jinja2.sandbox import SecurityError
 from mailer.letters.lint import LetterLintError, LetterText, lint_letter
 from mailer.letters.rendering import (
     LetterKind,
+    LetterLinks,
     Occasion,
     Recipient,
     available_kinds,
@@ -45,6 +46,11 @@ IVAN = Recipient(
 )
 AFTERNOON = datetime(2027, 7, 20, 9, 30, tzinfo=UTC)  # 12:30 in Moscow
 EVENING = datetime(2027, 7, 20, 15, 10, tzinfo=UTC)  # 18:10 in Moscow
+LINKS = LetterLinks(
+    {"каталог": "https://gifts.example/c/cat", "скидка": "https://gifts.example/c/off"},
+    unsubscribe="https://gifts.example/u/tok",
+    honeypot="https://gifts.example/c/hp",
+)
 
 CASES = {
     LetterKind.INDUSTRY_CATALOGUE: {"occasion": Occasion("День строителя", date(2027, 8, 8))},
@@ -55,7 +61,7 @@ CASES = {
 
 
 def render(kind, recipient=IVAN, now=AFTERNOON, **overrides):
-    kwargs = {**CASES[kind], "offer_url": f"https://gifts.example/offers/{kind}", **overrides}
+    kwargs = {**CASES[kind], "links": LINKS, **overrides}
     return render_letter(kind, recipient, SENDER, now=now, **kwargs)
 
 
@@ -119,7 +125,7 @@ def test_an_evening_letter_closes_with_an_evening_wish_in_the_senders_time():
         IVAN,
         vladivostok,
         now=AFTERNOON,
-        offer_url="https://x.example",
+        links=LINKS,
         **CASES[LetterKind.MAR8],
     )
     assert "Хорошего вечера!" in letter.text
@@ -140,7 +146,7 @@ def test_the_signature_keeps_its_lines_in_html_and_is_escaped():
         IVAN,
         sender,
         now=AFTERNOON,
-        offer_url="https://x.example",
+        links=LINKS,
         **CASES[LetterKind.MAR8],
     )
     assert "Пётр &lt;b&gt;<br>\nотдел подарков" in letter.html
@@ -152,7 +158,31 @@ def test_a_typo_in_a_template_fails_the_render_instead_of_printing_nothing(tmp_p
     (tmp_path / "oops" / "body.txt").write_text("{{ greeting }}")
     (tmp_path / "oops" / "body.html").write_text("<p>{{ greeting }}</p>")
     with pytest.raises(UndefinedError, match="ocasion"):
-        render_letter("oops", IVAN, SENDER, now=AFTERNOON, offer_url="x", folder=tmp_path)
+        render_letter("oops", IVAN, SENDER, now=AFTERNOON, links=LINKS, folder=tmp_path)
+
+
+def test_a_template_naming_a_link_its_campaign_lacks_is_blocked():
+    links = LetterLinks(
+        {"каталог": "https://gifts.example/c/cat"},
+        unsubscribe=LINKS.unsubscribe,
+        honeypot=LINKS.honeypot,
+    )
+    with pytest.raises(LetterLintError, match="скидка"):
+        render(LetterKind.MAR8, links=links)
+
+
+@pytest.mark.parametrize("kind", list(LetterKind))
+def test_the_honeypot_is_hidden_in_the_html_and_absent_from_the_text(kind):
+    letter = render(kind)
+    assert LINKS.honeypot in letter.html
+    assert LINKS.honeypot not in letter.text
+
+
+@pytest.mark.parametrize("kind", list(LetterKind))
+def test_the_unsubscribe_address_is_visible_in_both_text_and_html(kind):
+    letter = render(kind)
+    assert LINKS.unsubscribe in letter.text
+    assert LINKS.unsubscribe in letter.html
 
 
 def test_templates_render_in_a_sandbox(tmp_path):
@@ -185,7 +215,7 @@ def test_the_lint_passes_a_clean_letter():
         ({"greeting": "Здравствуйте, Иван!!", "text": "Здравствуйте, Иван!!\n"}, "doubled"),
         ({"greeting": "Здравствуйте!!", "text": "Здравствуйте!!\n"}, "doubled"),
         ({"text": "Здравствуйте, Иван!\nДля вас , коллеги.\n"}, "space before a comma"),
-        ({"html": "<p>Здравствуйте, Иван! {{ offer_url }}</p>"}, "unresolved"),
+        ({"html": "<p>Здравствуйте, Иван! {{ link('каталог') }}</p>"}, "unresolved"),
         ({"subject": "Подарки }}"}, "unresolved"),
         ({"greeting": "", "text": "Текст.\n"}, "empty greeting"),
         ({"greeting": "Здравствуйте, Петров!", "text": "Здравствуйте, Петров!\n"}, "surname"),
@@ -202,7 +232,7 @@ def test_a_letter_the_lint_blocks_is_never_returned(tmp_path):
     (tmp_path / "bad" / "body.txt").write_text("{{ greeting }}!\n")
     (tmp_path / "bad" / "body.html").write_text("<p>{{ greeting }}</p>")
     with pytest.raises(LetterLintError, match="doubled punctuation"):
-        render_letter("bad", IVAN, SENDER, now=AFTERNOON, offer_url="x", folder=tmp_path)
+        render_letter("bad", IVAN, SENDER, now=AFTERNOON, links=LINKS, folder=tmp_path)
 
 
 _field = st.text(

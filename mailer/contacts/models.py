@@ -74,6 +74,9 @@ class HistoryKind(enum.StrEnum):
     NOTE = "note"
     TRANSFER = "transfer"
     SENT = "sent"  # a campaign letter delivered on the owner's behalf
+    CLICK = "click"  # a person followed a link in a letter
+    TASK = "task"  # a hot click handed to the owner, and how the owner closed it
+    UNSUBSCRIBE = "unsubscribe"
 
 
 # What counts as a manager working the contact; transfers do not.

@@ -11,7 +11,7 @@ The parts live beside this send loop: the claim (`claims.py`), the retry policy
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -34,6 +34,7 @@ from mailer.letters.composing import (
     check_letter_tag,
     compose_to,
 )
+from mailer.letters.links import campaign_link_ids
 from mailer.letters.lint import LetterLintError
 from mailer.letters.rendering import LetterKind, Occasion, Recipient
 from mailer.letters.sender import SenderError, SenderIdentity, resolve_sender
@@ -68,10 +69,11 @@ def deliver_claimed(
     rows = _claimed_rows(session, ids)
     senders = _senders(session, {row.owner_id for row in rows})
     tags = {tag.id: tag for tag in session.scalars(select(Tag))}
+    links = campaign_link_ids(session, (row.campaign_id for row in rows))
     writes = Writes(now)
     outgoing: list[tuple[Row[Any], ComposedLetter]] = []
     for letter in rows:
-        prepared = _prepare(letter, senders, tags, settings, now)
+        prepared = _prepare(letter, senders, tags, links[letter.campaign_id], settings, now)
         if isinstance(prepared, ComposedLetter):
             writes.composed(letter, prepared)
             outgoing.append((letter, prepared))
@@ -109,6 +111,7 @@ _CLAIMED_ROWS = (
         Letter.id,
         Letter.claim_token,
         Letter.kind,
+        Letter.campaign_id,
         Letter.tag_id,
         Letter.occasion_name,
         Letter.occasion_on,
@@ -163,6 +166,7 @@ def _prepare(
     letter: Row[Any],
     senders: dict[int, SenderIdentity | str],
     tags: dict[int, Tag],
+    link_ids: Mapping[str, int],
     settings: LetterSettings,
     now: datetime,
 ) -> ComposedLetter | AttemptEnd:
@@ -188,6 +192,7 @@ def _prepare(
             tag=tag,
             now=now,
             settings=settings,
+            links=settings.links(letter.id, letter.contact_id, link_ids),
             occasion=Occasion(letter.occasion_name, letter.occasion_on)
             if letter.occasion_on
             else None,

@@ -13,8 +13,9 @@ from flask.cli import AppGroup
 
 from mailer.config import settings
 from mailer.contacts.book import find_contact
-from mailer.letters.composing import compose_letter
+from mailer.letters.composing import compose_letter, letter_tag
 from mailer.letters.greeting import greet
+from mailer.letters.links import tag_link_ids
 from mailer.letters.rendering import LetterKind
 from mailer.managers.services import find_house_sender
 from mailer.unit_of_work import unit_of_work
@@ -40,12 +41,14 @@ def preview_command(
     now = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
     with unit_of_work(commit=False) as session:
         contact = find_contact(session, email)
+        tag = letter_tag(contact, LetterKind(kind), tag_code)
         composed = compose_letter(
             contact,
             LetterKind(kind),
             house_sender=find_house_sender(session),
             now=now,
-            tag_code=tag_code,
+            tag_code=tag.code if tag else None,
+            link_ids=tag_link_ids(session, tag.id) if tag else {},
             settings=settings().letters,
         )
     if out:

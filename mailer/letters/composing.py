@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from mailer.contacts.models import Contact
@@ -10,6 +11,7 @@ from mailer.letters.mime import Address, build_message, make_message_id
 from mailer.letters.names_lexicon import morph
 from mailer.letters.rendering import (
     LetterKind,
+    LetterLinks,
     Occasion,
     Recipient,
     RenderedLetter,
@@ -18,7 +20,7 @@ from mailer.letters.rendering import (
     render_letter,
 )
 from mailer.letters.sender import SenderIdentity, resolve_sender
-from mailer.letters.signing import list_unsubscribe_headers
+from mailer.letters.signing import click_url, list_unsubscribe_headers, unsubscribe_url
 from mailer.managers.models import Manager
 from mailer.tags.models import Tag, TagKind
 from mailer.tags.occasions import OccasionRuleError, next_occurrence, rule_month
@@ -32,6 +34,10 @@ _KIND_TAGS = {
 }
 
 
+# The honeypot's link id: no campaign link has it, so a click on it is always a machine's.
+HONEYPOT_LINK_ID = 0
+
+
 class CompositionError(ValueError):
     """A letter that cannot be composed for this contact; the message says why."""
 
@@ -43,13 +49,16 @@ class LetterSettings:
     secret_key: str
     public_base_url: str
     unsubscribe_mailto: str
-    offer_urls: dict[str, str] = field(default_factory=dict)
     envelope_from: str = ""  # where bounces go; empty: the sender's own address
 
-    def offer_url(self, kind: str, tag: Tag | None) -> str:
-        if tag is not None and tag.code in self.offer_urls:
-            return self.offer_urls[tag.code]
-        return self.offer_urls.get(kind, f"{self.public_base_url.rstrip('/')}/offers/{kind}")
+    def links(self, letter_id: int, contact_id: int, link_ids: Mapping[str, int]) -> LetterLinks:
+        """The letter's tracked links; a preview (letter 0) gets links that lead nowhere."""
+        keys, base = (self.secret_key,), self.public_base_url
+        return LetterLinks(
+            urls={label: click_url(keys, base, letter_id, i) for label, i in link_ids.items()},
+            unsubscribe=unsubscribe_url(keys, base, contact_id),
+            honeypot=click_url(keys, base, letter_id, HONEYPOT_LINK_ID),
+        )
 
 
 @dataclass(frozen=True)
@@ -99,14 +108,17 @@ def compose_letter(
     house_sender: Manager | None,
     now: datetime,
     settings: LetterSettings,
+    link_ids: Mapping[str, int],
     tag_code: str | None = None,
     occasion: Occasion | None = None,
     message_id: str | None = None,
+    letter_id: int = 0,
 ) -> ComposedLetter:
     """Render and serialise the letter a contact would get now, from its current owner.
 
     A preview takes the tag's next occasion. The house sender is passed in
-    (`find_house_sender`) so a caller looks it up once, not per letter.
+    (`find_house_sender`) so a caller looks it up once, not per letter. `link_ids` are the
+    campaign's links by label (`campaign_link_ids`).
     """
     return compose_to(
         Recipient.of(contact),
@@ -116,6 +128,7 @@ def compose_letter(
         tag=letter_tag(contact, kind, tag_code),
         now=now,
         settings=settings,
+        links=settings.links(letter_id, contact.id, link_ids),
         occasion=occasion,
         message_id=message_id,
     )
@@ -130,6 +143,7 @@ def compose_to(
     tag: Tag | None,
     now: datetime,
     settings: LetterSettings,
+    links: LetterLinks,
     occasion: Occasion | None = None,
     message_id: str | None = None,
 ) -> ComposedLetter:
@@ -152,7 +166,7 @@ def compose_to(
         now=now,
         occasion=occasion,
         purchase_month=month,
-        offer_url=settings.offer_url(kind.value, tag),
+        links=links,
     )
     parts = letter.greeting.parts
     to_name = (
@@ -168,8 +182,6 @@ def compose_to(
         html=letter.html,
         message_id=message_id,
         date=sender.local_time(now),
-        extra_headers=list_unsubscribe_headers(
-            settings.secret_key, settings.public_base_url, settings.unsubscribe_mailto, contact_id
-        ),
+        extra_headers=list_unsubscribe_headers(links.unsubscribe, settings.unsubscribe_mailto),
     )
     return ComposedLetter(message_id, sender, recipient.email, letter, raw)

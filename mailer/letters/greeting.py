@@ -246,6 +246,49 @@ def _surname_keys(last: _Field) -> frozenset[str]:
     return frozenset(keys)
 
 
+def _choose_patronymic(
+    name: Word, person: _Person, middle: _Field, surname_keys: frozenset[str]
+) -> tuple[Word | None, str | None, bool]:
+    """The patronymic to print, why one was dropped, and whether the middle field went unused."""
+    from_middle = [w for w in middle.words if w.role is Role.PATRONYMIC]
+    patronymic = from_middle[0] if len(from_middle) == 1 else None
+    note = None
+    if person.patronymic and patronymic and person.patronymic.key != patronymic.key:
+        patronymic, note = None, "patronymic_conflict"
+    patronymic = patronymic or (person.patronymic if note is None else None)
+    if patronymic is not None and patronymic.key in surname_keys:
+        patronymic = None  # the same word as the surname: a copy slip, not a patronymic
+    if patronymic is not None and not _agree(name, patronymic):
+        patronymic, note = None, "patronymic_gender_mismatch"
+    middle_unused = bool(middle.raw.strip()) and (patronymic is None or not from_middle)
+    return patronymic, note, middle_unused
+
+
+def _reason(
+    name: Word,
+    person: _Person,
+    source: str,
+    note: str | None,
+    *,
+    middle_unused: bool,
+    has_patronymic: bool,
+) -> str:
+    """The reason code of a greeting by name: the first doubt about the fields, if any."""
+    if note:
+        return note
+    if source == LAST:
+        return "fields_swapped"
+    if person.has_extra:
+        return "full_name_in_first_field"
+    if person.has_title:
+        return "title_dropped"
+    if name.transliterated:
+        return "transliterated"
+    if middle_unused:
+        return "middle_name_ignored"
+    return "name_patronymic" if has_patronymic else "name"
+
+
 @lru_cache(maxsize=65536)  # pure, and names repeat across a contact book
 def greet(
     first_name: str | None, middle_name: str | None = None, last_name: str | None = None
@@ -268,32 +311,10 @@ def greet(
         )
         return Greeting(NEUTRAL_GREETING, None, None, reason, message, parts)
 
-    from_middle = [w for w in middle.words if w.role is Role.PATRONYMIC]
-    patronymic = from_middle[0] if len(from_middle) == 1 else None
-    note = None
-    if person.patronymic and patronymic and person.patronymic.key != patronymic.key:
-        patronymic, note = None, "patronymic_conflict"
-    patronymic = patronymic or (person.patronymic if note is None else None)
-    if patronymic is not None and patronymic.key in surname_keys:
-        patronymic = None  # the same word as the surname: a copy slip, not a patronymic
-    if patronymic is not None and not _agree(name, patronymic):
-        patronymic, note = None, "patronymic_gender_mismatch"
-
-    middle_unused = bool(middle.raw.strip()) and (patronymic is None or not from_middle)
-    if note:
-        reason = note
-    elif source == LAST:
-        reason = "fields_swapped"
-    elif person.has_extra:
-        reason = "full_name_in_first_field"
-    elif person.has_title:
-        reason = "title_dropped"
-    elif name.transliterated:
-        reason = "transliterated"
-    elif middle_unused:
-        reason = "middle_name_ignored"
-    else:
-        reason = "name_patronymic" if patronymic else "name"
+    patronymic, note, middle_unused = _choose_patronymic(name, person, middle, surname_keys)
+    reason = _reason(
+        name, person, source, note, middle_unused=middle_unused, has_patronymic=bool(patronymic)
+    )
 
     text = f"Здравствуйте, {name.text}{' ' + patronymic.text if patronymic else ''}!"
     needs_fix = (

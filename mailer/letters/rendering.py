@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from mailer.letters.greeting import Greeting, greet
-from mailer.letters.lint import LetterText, check_letter
+from mailer.letters.lint import LetterLintError, LetterText, check_letter
 from mailer.letters.sender import SenderIdentity
 
 LETTER_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "letters"
@@ -115,6 +115,26 @@ class ContactFields(Protocol):
 
 
 @dataclass(frozen=True)
+class LetterLinks:
+    """The tracked addresses a letter carries: its campaign's links by label, the one-click
+    unsubscribe page, and a honeypot only a machine follows (hidden in the HTML)."""
+
+    urls: Mapping[str, str]
+    unsubscribe: str
+    honeypot: str = ""
+
+    def url(self, label: str) -> str:
+        """`{{ link("каталог") }}` in a template: a label the campaign lacks blocks the letter."""
+        try:
+            return self.urls[label]
+        except KeyError:
+            known = ", ".join(sorted(self.urls)) or "none"
+            raise LetterLintError(
+                [f"the template names a link {label!r} its campaign lacks (it has: {known})"]
+            ) from None
+
+
+@dataclass(frozen=True)
 class RenderedLetter:
     subject: str
     text: str
@@ -187,7 +207,7 @@ def render_letter(
     sender: SenderIdentity,
     *,
     now: datetime,
-    offer_url: str,
+    links: LetterLinks,
     occasion: Occasion | None = None,
     purchase_month: int | None = None,
     folder: Path = LETTER_TEMPLATES,
@@ -202,7 +222,9 @@ def render_letter(
         "sender": sender,
         "occasion": occasion or Occasion(""),
         "purchase_month": purchase_month_text(purchase_month) if purchase_month else "",
-        "offer_url": offer_url,
+        "link": links.url,
+        "unsubscribe_url": links.unsubscribe,
+        "honeypot_url": links.honeypot,
         "evening_wish": evening_wish(local),
         "year": local.year,
     }

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.context import ForkContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 
@@ -102,6 +103,36 @@ def deliver_in_processes(
     context = multiprocessing.get_context("fork")  # the app and its config come along as is
     shared_stop = context.Event()
     reports: multiprocessing.Queue[DeliveryReport | _Ended] = context.Queue()
+    children = _start_children(context, app, shared_stop, reports, processes, once, idle_seconds)
+    total = DeliveryReport()
+    try:
+        errors = _relay(children, reports, stop, shared_stop, total, on_batch)
+    finally:
+        # Also when on_batch raised: the children must not outlive the parent's loop.
+        shared_stop.set()
+        _wind_down(children, reports, total)
+    _raise_if_failed(children, errors)
+    return total
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """A child's last message: its name, and why it failed (empty: it did not)."""
+
+    name: str
+    error: str = ""
+
+
+def _start_children(
+    context: ForkContext,
+    app: Flask,
+    shared_stop: ProcessEvent,
+    reports: multiprocessing.Queue[DeliveryReport | _Ended],
+    processes: int,
+    once: bool,
+    idle_seconds: float,
+) -> Sequence[BaseProcess]:
+    """Fork `processes` children running `_child`, named so a failure can say which."""
     children = [
         context.Process(
             target=_child,
@@ -112,32 +143,46 @@ def deliver_in_processes(
     ]
     for child in children:
         child.start()
-    total = DeliveryReport()
+    return children
+
+
+def _relay(
+    children: Sequence[BaseProcess],
+    reports: multiprocessing.Queue[DeliveryReport | _Ended],
+    stop: StopFlag,
+    shared_stop: ProcessEvent,
+    total: DeliveryReport,
+    on_batch: Callable[[DeliveryReport], None],
+) -> dict[str, str]:
+    """Add up the children's reports and pass `stop` on, until all end or one fails.
+
+    Returns the failed children's errors by name.
+    """
     errors: dict[str, str] = {}
-    try:
-        running = len(children)
-        # A failed child stops them all: the command exits non-zero and its supervisor
-        # restarts it whole, rather than carrying on with a process short.
-        while running and not errors:
-            if stop.is_set():
-                shared_stop.set()
-            try:
-                message = reports.get(timeout=0.2)
-            except queue.Empty:
-                if not any(child.is_alive() for child in children):
-                    break  # every child is gone, some without saying goodbye
-                continue
-            if isinstance(message, _Ended):
-                running -= 1
-                if message.error:
-                    errors[message.name] = message.error
-            else:
-                total.add(message)
-                on_batch(message)
-    finally:
-        # Also when on_batch raised: the children must not outlive the parent's loop.
-        shared_stop.set()
-        _wind_down(children, reports, total)
+    running = len(children)
+    # A failed child stops them all: the command exits non-zero and its supervisor
+    # restarts it whole, rather than carrying on with a process short.
+    while running and not errors:
+        if stop.is_set():
+            shared_stop.set()
+        try:
+            message = reports.get(timeout=0.2)
+        except queue.Empty:
+            if not any(child.is_alive() for child in children):
+                break  # every child is gone, some without saying goodbye
+            continue
+        if isinstance(message, _Ended):
+            running -= 1
+            if message.error:
+                errors[message.name] = message.error
+        else:
+            total.add(message)
+            on_batch(message)
+    return errors
+
+
+def _raise_if_failed(children: Sequence[BaseProcess], errors: dict[str, str]) -> None:
+    """Raise naming every child that reported an error or exited non-zero."""
     for child in children:
         if child.exitcode != 0 and child.name not in errors:
             errors[child.name] = f"exit code {child.exitcode}"
@@ -147,15 +192,6 @@ def deliver_in_processes(
             f"delivery process(es) failed ({said}); their claimed letters go back to the "
             "queue after the stale-claim timeout"
         )
-    return total
-
-
-@dataclass(frozen=True)
-class _Ended:
-    """A child's last message: its name, and why it failed (empty: it did not)."""
-
-    name: str
-    error: str = ""
 
 
 # How long stopping children may take to finish the batch in hand before they are killed.
