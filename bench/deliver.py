@@ -290,17 +290,20 @@ def _cpu_seconds() -> float:
 
 def composed_letters(app: Any) -> list[Any]:
     """The letters just sent, composed again exactly as deliver_letter composes them."""
+    from mailer.config import settings as app_settings
     from mailer.delivery.models import Letter
-    from mailer.letters.composing import LetterSettings, compose_letter
+    from mailer.letters.composing import compose_letter
+    from mailer.letters.links import campaign_link_ids
     from mailer.letters.rendering import LetterKind, Occasion
     from mailer.managers.services import find_house_sender
     from mailer.tags.models import Tag
 
-    settings = LetterSettings.from_config(app.config)
+    settings = app_settings(app).letters
     letters = []
     with app.extensions["mailer.sessionmaker"]() as session:
         tags = {t.id: t.code for t in session.scalars(select(Tag))}
         house = find_house_sender(session)
+        links = campaign_link_ids(session, session.scalars(select(Letter.campaign_id)))
         for letter in session.scalars(select(Letter).order_by(Letter.id)):
             letters.append(
                 compose_letter(
@@ -314,6 +317,8 @@ def composed_letters(app: Any) -> list[Any]:
                     if letter.occasion_on
                     else None,
                     message_id=letter.message_id,
+                    link_ids=links[letter.campaign_id],
+                    letter_id=letter.id,
                 )
             )
     return letters
