@@ -37,7 +37,7 @@ def _run(url: str, csv_path: str, queue: mp.Queue) -> None:
             add_manager(session, name=name, email=email, is_house=is_house)
         session.commit()
         started = time.perf_counter()
-        report = import_contacts(session, Path(csv_path))
+        report = import_contacts(session, Path(csv_path), commit=session.commit)
         elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # A large file is read and cleaned by a child process: its peak counts too.

@@ -109,15 +109,6 @@ def seed_links(session: Session, offer_urls: Mapping[str, str] | None = None) ->
     return added
 
 
-def link_labels(session: Session) -> dict[int, dict[str, int]]:
-    """Every campaign's links as label → id: what a letter's `link("…")` resolves to."""
-    found: dict[int, dict[str, int]] = {}
-    stmt = select(CampaignLink.campaign_id, CampaignLink.label, CampaignLink.id)
-    for campaign_id, label, link_id in session.execute(stmt):
-        found.setdefault(campaign_id, {})[label] = link_id
-    return found
-
-
 def _label(label: str) -> str:
     label = " ".join(label.split())
     if not label:

@@ -174,18 +174,18 @@ def fake_contacts(count: int, owners: list[str], seed: int = 1) -> Iterator[list
             last = rnd.choice(_SURNAMES) + "а"
         middle = middle if rnd.random() < 0.6 else ""
         login = f"{first.lower().translate(_TRANSLIT)}.{last.lower().translate(_TRANSLIT)}{n}"
-        # A company and a domain per person: the import refuses a second person of a
-        # company already in the book unless told so (--allow-same-company).
+        # One company, one domain, one owner: no company ends up with two owners.
+        k = n % 5000
         yield [
             last,
             first,
             middle,
-            _company(n),
+            _company(k),
             rnd.choice(_POSITIONS),
-            f"{login}@client{n}.example",
+            f"{login}@client{k}.example",
             f"+7 9{n // 10**7 % 100:02d} {n // 10**4 % 1000:03d}-{n % 10**4:04d}",
             ", ".join(rnd.sample(_TAG_WORDS, rnd.randint(1, 4))),
-            owners[n % len(owners)],
+            owners[k % len(owners)],
             rnd.choice(["да", "да", "да", "нет", "2025-03-01"]),
         ]
 
