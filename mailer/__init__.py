@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -22,9 +23,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mailer import config, db
     from mailer.cli import register_cli
     from mailer.contacts import views
+    from tracking import views as tracking_views
 
-    config.load(app, test_config)
+    checked = config.load(app, test_config)
     db.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(tracking_views.bp)
+    if checked.tracking.trusted_proxies:  # believe X-Forwarded-For from that many hops
+        hops = checked.tracking.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_cli(app)
     return app

@@ -19,7 +19,7 @@ from mailer.storage import schema
 from mailer.tags.cli import tags
 from mailer.tags.taxonomy import seed_tags
 from mailer.unit_of_work import unit_of_work
-from tracking.cli import links
+from tracking.cli import clicks, links, tasks
 from tracking.links import seed_links
 
 db = AppGroup("db", help="Create or migrate the database.")
@@ -57,10 +57,13 @@ for _command in (
     run.demo,
     letters,
     campaigns,
+    tasks,
+    clicks,
     run.deliver_command,
     run.worker_command,
     run.scheduler_command,
     run.sink_command,
+    run.web_command,
     run.run_command,
     greeting_command,  # pure: needs no app
 ):

@@ -1,13 +1,21 @@
-"""`mailer campaigns links`: the links a campaign's letter carries, named by label."""
+"""`mailer campaigns links`: a campaign's links by label; `mailer tasks`: the hot clicks handed
+to managers; `mailer clicks`: the recorded clicks, their verdicts, and settling them."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import click
 from flask.cli import AppGroup
 
 from mailer.config import settings
+from mailer.db import utcnow
+from mailer.managers.services import find_manager
 from mailer.unit_of_work import unit_of_work
+from tracking.clicks import settle_clicks
 from tracking.links import add_link, campaign_links, find_campaign, remove_link, set_link
+from tracking.models import TaskOutcome
+from tracking.tasks import VERDICTS, close_task, list_clicks, list_tasks
 
 links = AppGroup("links", help="A campaign's tracked links: label, role, destination.")
 
@@ -68,3 +76,92 @@ def remove_command(tag: str, label: str) -> None:
     with unit_of_work() as session:
         remove_link(session, find_campaign(session, tag), label=label)
     click.echo(f"{tag}: removed {label}")
+
+
+tasks = AppGroup("tasks", help="Hot clicks handed to managers: who to call, and how it went.")
+
+
+@tasks.command("list")
+@click.option("--manager", "manager_ref", help="Only this manager's tasks (e-mail or name).")
+@click.option("--open", "only_open", is_flag=True, help="Only tasks not closed yet.")
+def list_tasks_command(manager_ref: str | None, only_open: bool) -> None:
+    """Tasks, newest click first: contact, phone, offer, catalogue clicks before it (UTC)."""
+    with unit_of_work(commit=False) as session:
+        manager_id = find_manager(session, manager_ref).id if manager_ref else None
+        rows = list_tasks(session, manager_id=manager_id, only_open=only_open)
+    if not rows:
+        click.echo("no open tasks" if only_open else "no tasks")
+    for row in rows:
+        status = f"{row.status}: {row.outcome}" if row.outcome else str(row.status)
+        warm = ", ".join(f"{w.label} {_when(w.clicked_at)}" for w in row.warm)
+        fields = (
+            f"#{row.id}",
+            status,
+            _when(row.clicked_at),
+            row.contact_name or "—",
+            row.company or "—",
+            row.phone or "—",
+            row.contact_email,
+            f"{row.campaign_tag} «{row.offer_label}»" if row.offer_label else row.campaign_tag,
+            f"до этого: {warm}" if warm else "—",
+            row.manager_name,
+        )
+        click.echo("\t".join(fields))
+
+
+@tasks.command("done")
+@click.argument("task_id", type=int)
+@click.option(
+    "--outcome", type=click.Choice([o.value for o in TaskOutcome]), required=True,
+    help="taken: the client is being worked; not-interested: the call found no interest.",
+)  # fmt: skip
+@click.option("--note", default="", help="What was agreed; goes to the contact's history.")
+def done_command(task_id: int, outcome: str, note: str) -> None:
+    """Close a task; the contact's history says how it ended."""
+    with unit_of_work() as session:
+        task = close_task(session, task_id, outcome=TaskOutcome(outcome), note=note, now=utcnow())
+    click.echo(f"task {task.id} closed: {task.outcome}")
+
+
+clicks = AppGroup("clicks", help="Recorded clicks on tracked links and their verdicts.")
+
+_USER_AGENT_WIDTH = 40
+
+
+@clicks.command("list")
+@click.option("--letter", "letter_id", type=int, help="Only the clicks of this letter.")
+@click.option("--verdict", type=click.Choice(list(VERDICTS)), help="Only clicks judged so.")
+def list_clicks_command(letter_id: int | None, verdict: str | None) -> None:
+    """Clicks, newest first: time (UTC), verdict and why, link, address, user agent."""
+    with unit_of_work(commit=False) as session:
+        rows = list_clicks(session, letter_id=letter_id, verdict=verdict)
+    if not rows:
+        click.echo("no clicks")
+    for row in rows:
+        agent = row.user_agent
+        if len(agent) > _USER_AGENT_WIDTH:
+            agent = agent[: _USER_AGENT_WIDTH - 1] + "…"
+        fields = (
+            f"#{row.id}",
+            _when(row.clicked_at, seconds=True),
+            row.verdict,
+            "; ".join(reason.text for reason in row.reasons) or "—",
+            f"{row.role or '?'}/{row.link_label or '—'}",
+            row.ip or "—",
+            agent or "—",
+        )
+        click.echo("\t".join(fields))
+
+
+@clicks.command("settle")
+def settle_command() -> None:
+    """Judge the clicks whose letters have settled; people's offer clicks become tasks."""
+    with unit_of_work() as session:
+        # It commits after each journal file, before discarding it: a crash loads it again.
+        report = settle_clicks(session, settings().tracking, now=utcnow(), commit=session.commit)
+    click.echo(str(report))
+
+
+def _when(moment: datetime, *, seconds: bool = False) -> str:
+    """A stored UTC time as the CLI shows it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

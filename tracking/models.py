@@ -72,12 +72,8 @@ class Click(Base):
         ForeignKey("campaign_links.id", ondelete="SET NULL")
     )
     is_honeypot: Mapped[bool] = mapped_column(default=False)
-    contact_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="SET NULL")
-    )
-    campaign_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="SET NULL")
-    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     role: Mapped[str] = mapped_column(String(16), default="")
     clicked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     method: Mapped[str] = mapped_column(String(8))

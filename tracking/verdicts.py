@@ -71,6 +71,7 @@ class Reason(enum.StrEnum):
     BURST = "burst"
     OTHER_BROWSER_AND_NETWORK = "other_browser_and_network"
     PERSON = "person"
+    NO_LETTER = "no_letter"  # its letter was deleted: evidence kept, nobody to call
 
 
 REASON_TEXTS: dict[Reason, str] = {
@@ -86,6 +87,7 @@ REASON_TEXTS: dict[Reason, str] = {
     Reason.BURST: "Почти все ссылки письма открыты за несколько секунд: так проверяет сканер",
     Reason.OTHER_BROWSER_AND_NETWORK: "Другой браузер и другая сеть: письмо, похоже, переслали",
     Reason.PERSON: "Похоже на человека",
+    Reason.NO_LETTER: "Письмо удалено вместе с контактом: звонить некому",
 }
 
 _REASON_ORDER = {reason: index for index, reason in enumerate(Reason)}

@@ -1,9 +1,10 @@
-"""`mailer deliver`, `worker`, `scheduler`, `sink` and `run`: the processes that send."""
+"""`mailer deliver`, `worker`, `scheduler`, `sink`, `web` and `run`: the processes that run."""
 
 from __future__ import annotations
 
 import signal
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from mailer.delivery.sending import DeliveryReport
 from mailer.run.demo import bring_forward, load_demo
 from mailer.run.scheduling import Scheduler
 from mailer.run.sink import SmtpSink
+from mailer.run.web import WebServer, stop_process
 from mailer.run.workers import default_processes, deliver_in_processes, deliver_loop, describe
 from mailer.unit_of_work import unit_of_work
 
@@ -103,42 +105,68 @@ def sink_command(port: int | None) -> None:
     sink.stop()
 
 
+_WORKERS_HELP = "gunicorn sync worker processes, forked from the app made once."
+
+
+@click.command("web")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=2, show_default=True, help=_WORKERS_HELP
+)
+@with_appcontext
+def web_command(host: str, port: int, workers: int) -> None:
+    """Serve the web app with gunicorn; SIGTERM stops it gracefully, Ctrl+C at once."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    status = WebServer(app, host=host, port=port, workers=workers).run()
+    if status:
+        raise SystemExit(status)
+
+
 @click.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=2, show_default=True, help=_WORKERS_HELP
+)
 @with_appcontext
-def run_command(host: str, port: int) -> None:
+def run_command(host: str, port: int, workers: int) -> None:
     """Web app, scheduler and a worker together for one machine (and the sink by default)."""
-    from werkzeug.serving import make_server
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    stop = _stop_event()
-    sink = None
-    if uses_embedded_sink(app):
-        sink = SmtpSink(outbox_folder(app), port=settings(app).smtp.port)
-        sink.start()
-        click.echo(f"SMTP sink on 127.0.0.1:{sink.port}: letters arrive in {sink.folder}")
-    scheduler = Scheduler(app)
-    scheduler.start()
-    # One delivery loop in a thread: forking beside the web and scheduler threads is unsafe,
-    # and one machine's demo volume needs no more.
-    worker = threading.Thread(
-        target=deliver_loop,
-        kwargs={"app": app, "stop": stop, "once": False, "on_batch": _echo_batch},
-        name="worker",
-        daemon=True,
-    )
-    worker.start()
-    server = make_server(host, port, app, threaded=True)
-    web = threading.Thread(target=server.serve_forever, name="web", daemon=True)
-    web.start()
-    click.echo(f"web app on http://{host}:{port}/ — Ctrl+C stops everything")
-    stop.wait()
-    server.shutdown()
-    worker.join(timeout=30)
-    scheduler.stop()
-    if sink:
-        sink.stop()
+    # On Ctrl+C or SIGTERM the web app stops first, then the rest in reverse: the worker's
+    # stop flag, the worker, the scheduler, the sink (also when a start fails half way).
+    with ExitStack() as running:
+        # gunicorn forks its workers: its arbiter gets a process of its own, forked before
+        # any thread starts here (a fork copies the locks other threads hold, SQLite's too).
+        web = WebServer(app, host=host, port=port, workers=workers).start_process()
+        running.callback(stop_process, web)
+        stop = _stop_event()
+        if uses_embedded_sink(app):
+            sink = SmtpSink(outbox_folder(app), port=settings(app).smtp.port)
+            sink.start()
+            running.callback(sink.stop)
+            click.echo(f"SMTP sink on 127.0.0.1:{sink.port}: letters arrive in {sink.folder}")
+        scheduler = Scheduler(app)
+        scheduler.start()
+        running.callback(scheduler.stop)
+        # One delivery loop in a thread: forking a sending process beside the scheduler's
+        # threads is unsafe, and one machine's demo volume needs no more.
+        worker = threading.Thread(
+            target=deliver_loop,
+            kwargs={"app": app, "stop": stop, "once": False, "on_batch": _echo_batch},
+            name="worker",
+            daemon=True,
+        )
+        worker.start()
+        running.callback(worker.join, timeout=30)
+        running.callback(stop.set)
+        click.echo(f"web app on http://{host}:{port}/ — Ctrl+C stops everything")
+        while not stop.wait(0.5) and web.is_alive():
+            pass
+        stopped_by_signal = stop.is_set()
+        status = stop_process(web)  # first: the rest stops while no request is served
+    if not stopped_by_signal:
+        raise click.ClickException(f"the web server stopped on its own (exit code {status})")
 
 
 demo = AppGroup("demo", help="Demo data.")

@@ -1,4 +1,5 @@
-"""The scheduler process: daily planning, delivery every minute, room for the digest.
+"""The scheduler process: daily planning, delivery and click settling every minute, the
+managers' morning digest every five minutes (each manager's digest hour on their clock).
 
 Exactly one scheduler is active at a time, elected with a lease row; the others wait and
 take over when the active one stops renewing. Jobs coalesce, so runs missed while the
@@ -19,9 +20,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
 from campaigns.planning import plan_year  # an entry point: it may use every package
+from mailer.config import settings
 from mailer.db import session_scope
 from mailer.run import leases
 from mailer.run.workers import deliver_loop
+from mailer.smtp import SmtpTransport
+from tracking.clicks import settle_clicks
+from tracking.digest import send_digests
 
 log = logging.getLogger(__name__)
 LEASE = "scheduler"
@@ -46,6 +51,8 @@ class Scheduler:
             self.renew_lease, IntervalTrigger(seconds=30), id="lease", next_run_time=now
         )
         self.scheduler.add_job(self.deliver, IntervalTrigger(minutes=1), id="deliver")
+        self.scheduler.add_job(self.settle, IntervalTrigger(minutes=1), id="settle")
+        self.scheduler.add_job(self.digest, IntervalTrigger(minutes=5), id="digest")
         self.scheduler.add_job(
             self.plan,
             CronTrigger(hour=5, minute=7),
@@ -70,6 +77,34 @@ class Scheduler:
             return
         report = deliver_loop(self.app, self._stopping, once=True)
         log.info("delivery: %s claimed, %s", report.claimed, dict(report.outcomes))
+
+    def settle(self) -> None:
+        """Judge the clicks that have had time to settle; people's offer clicks become tasks."""
+        if not self.renew_lease():
+            return
+        with session_scope(self.app) as session:
+            report = settle_clicks(
+                session, settings(self.app).tracking, now=datetime.now(UTC), commit=session.commit
+            )
+            session.commit()
+        log.info("clicks settled: %s", report)
+
+    def digest(self) -> None:
+        """Each manager's morning digest of new hot clicks; send_digests commits its own
+        claims before sending (a double run never announces a task twice)."""
+        if not self.renew_lease():
+            return
+        config = settings(self.app)
+        with SmtpTransport(config.smtp) as transport:
+            report = send_digests(
+                self.app.extensions["mailer.sessionmaker"],
+                transport,
+                letter_settings=config.letters,
+                digest_hour=config.tracking.digest_hour,
+                now=datetime.now(UTC),
+            )
+        if report.sent or report.skipped:
+            log.info("digests: %s sent, %s waiting", report.sent, report.skipped)
 
     def plan(self) -> None:
         if not self.renew_lease():
