@@ -23,10 +23,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mailer import config, db
     from mailer.cli import register_cli
     from mailer.contacts import views
+    from mailer.sessions import LazyCookieSessions
     from tracking import views as tracking_views
 
     checked = config.load(app, test_config)
     db.init_app(app)
+    app.session_interface = LazyCookieSessions()
     app.register_blueprint(views.bp)
     app.register_blueprint(tracking_views.bp)
     if checked.tracking.trusted_proxies:  # believe X-Forwarded-For from that many hops

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, func, select, text
+from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.orm import Session
 
 from mailer.config import TrackingSettings
@@ -24,6 +24,7 @@ from mailer.db import utcnow
 from mailer.delivery.models import Letter
 from mailer.letters.composing import HONEYPOT_LINK_ID
 from mailer.storage.inserts import bulk_insert
+from mailer.storage.point_reads import PointReader
 from tracking.handback import hand_back, record_history
 from tracking.journal import ClickJournal, discard, read_sealed, seal_all
 from tracking.models import PENDING, CampaignLink, Click
@@ -37,11 +38,11 @@ from tracking.verdicts import (
     judge_letter_clicks,
 )
 
-_DESTINATION = text(
+_DESTINATION = (
     "SELECT l.url FROM campaign_links l JOIN letters t ON t.campaign_id = l.campaign_id "
     "WHERE t.id = :letter AND l.id = :link"
 )
-_LETTER_EXISTS = text("SELECT 1 FROM letters WHERE id = :letter")
+_LETTER = "SELECT id FROM letters WHERE id = :letter"
 
 
 @dataclass(frozen=True)
@@ -60,21 +61,18 @@ class ClickRecorder:
     """The click path of one process: where a link leads, and the journal it writes to."""
 
     def __init__(self, engine: Engine, journal: ClickJournal) -> None:
-        self.engine = engine
         self.journal = journal
+        self._destination = PointReader(engine, _DESTINATION)
+        self._letter = PointReader(engine, _LETTER)
 
     def destination(self, letter_id: int, link_id: int) -> str | None:
-        """The stored destination, only if the link is the letter's campaign's; the
-        honeypot has none. None also for a deleted letter or link."""
-        with self.engine.connect() as connection:
-            if link_id == HONEYPOT_LINK_ID:
-                connection.execute(_LETTER_EXISTS, {"letter": letter_id}).first()
-                return None
-            return connection.execute(_DESTINATION, {"letter": letter_id, "link": link_id}).scalar()
+        """The stored destination, only if the link is the letter's campaign's; None for a
+        deleted letter or link."""
+        row = self._destination.first(letter=letter_id, link=link_id)
+        return row[0] if row else None
 
     def is_letter(self, letter_id: int) -> bool:
-        with self.engine.connect() as connection:
-            return connection.execute(_LETTER_EXISTS, {"letter": letter_id}).first() is not None
+        return self._letter.first(letter=letter_id) is not None
 
     def record(self, visit: Visit, at: datetime | None = None) -> str:
         """Append the click to the journal: once this returns, a crash loses nothing."""

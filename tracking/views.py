@@ -57,7 +57,7 @@ def click(token: str) -> Response | tuple[str, int]:
                 link_id=link_id,
                 method=request.method,
                 ip=request.remote_addr or "",
-                user_agent=request.headers.get("User-Agent", ""),
+                user_agent=request.environ.get("HTTP_USER_AGENT", ""),
                 purpose=_purpose(),
             )
         )
@@ -74,9 +74,11 @@ def click(token: str) -> Response | tuple[str, int]:
 
 
 def _purpose() -> str:
-    for header in ("Sec-Purpose", "Purpose", "X-Purpose", "X-Moz"):
-        if value := request.headers.get(header):
-            return value
+    """Sec-Purpose, Purpose, X-Purpose or X-Moz: a browser's prefetch says so."""
+    environ = request.environ
+    for key in ("HTTP_SEC_PURPOSE", "HTTP_PURPOSE", "HTTP_X_PURPOSE", "HTTP_X_MOZ"):
+        if value := environ.get(key):
+            return str(value)
     return ""
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import ctypes
+import gc
 import multiprocessing
 import os
 import signal
@@ -76,6 +77,11 @@ class WebServer(BaseApplication):
         app = self.target if isinstance(self.target, Flask) else self.target()
         # Once here rather than on every worker's first query, under SQLAlchemy's global lock.
         configure_mappers()
+        # What the app holds now (templates, mappers, the morphology dictionary) lives as
+        # long as the process: the collector need not walk it after every few requests,
+        # and the forked workers keep sharing its pages instead of copying them.
+        gc.collect()
+        gc.freeze()
         return app
 
     def run(self) -> int:
