@@ -6,11 +6,15 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from mailer.config import settings
+from mailer.contacts.models import Contact
+from mailer.letters.signing import unsubscribe_token
 from tests.factories import make_contact, make_manager
 
 CHROMIUM = os.environ.get("MAILER_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -105,3 +109,33 @@ def test_checking_an_unknown_company_says_it_can_be_added(book, page, live_url):
 def test_a_bad_email_in_the_check_box_is_a_clear_error(book, page, live_url):
     page.goto(live_url + "/check?q=" + "ivan@@x")
     assert "bad e-mail" in page.locator(".error").inner_text()
+
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (375, 740)])
+def test_a_recipient_unsubscribes_with_one_button_on_a_phone_or_a_desktop(
+    app, session, browser, live_url, width, height
+):
+    contact = make_contact(session, email="ivan@toyota.example", tags="8")
+    session.commit()
+    token = unsubscribe_token(settings(app).secret_keys, contact.id)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    page.goto(f"{live_url}/u/{token}")
+    assert page.locator("h1").inner_text() == "Отписаться от писем?"
+    assert "i***@toyota.example" in page.inner_text("main")
+    page.screenshot(path=ARTIFACTS / f"unsubscribe-ask-{width}.png")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Вы отписаны")
+    page.screenshot(path=ARTIFACTS / f"unsubscribe-done-{width}.png")
+
+    page.goto(f"{live_url}/c/not-a-token")
+    assert page.locator("h1").inner_text() == "Эта ссылка больше не работает"
+    page.screenshot(path=ARTIFACTS / f"link-not-found-{width}.png")
+    context.close()
+    session.expire_all()
+    assert session.get(Contact, contact.id).unsubscribed_at is not None
