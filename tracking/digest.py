@@ -24,17 +24,18 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from sqlalchemy import Row, exists, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.calendar import WorkCalendar
 from campaigns.models import Campaign
+from mailer.contacts.company import company_display
 from mailer.contacts.models import Contact
+from mailer.contacts.phones import display_phone
 from mailer.delivery.messenger import Messenger
 from mailer.letters.composing import LetterSettings
 from mailer.letters.mime import Address, build_message, make_message_id
-from mailer.letters.rendering import letter_environment
+from mailer.letters.rendering import Occasion, letter_environment
 from mailer.managers.models import Manager
 from mailer.managers.services import find_house_sender
 from mailer.smtp import Outcome, Outgoing
@@ -43,10 +44,6 @@ from tracking.models import CampaignLink, Task, TaskStatus
 log = logging.getLogger(__name__)
 
 TEMPLATES = "_digest"  # in templates/letters/; a folder starting with "_" is no letter kind
-_MONTHS_GENITIVE = (
-    "января", "февраля", "марта", "апреля", "мая", "июня",
-    "июля", "августа", "сентября", "октября", "ноября", "декабря",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -223,7 +220,7 @@ def _compose(
     local = now.astimezone(zone)
     context: dict[str, Any] = {
         "greeting": _greeting(local),
-        "day": f"{local.day} {_MONTHS_GENITIVE[local.month - 1]}",
+        "day": Occasion("", local.date()).date_text,
         "count": len(items),
         "items": items,
         "digest_time": f"{cutoff.hour}:{cutoff:%M}",
@@ -248,13 +245,11 @@ def _compose(
 
 def _item(row: Row[Any], zone: ZoneInfo, base_url: str) -> DigestItem:
     name = _line(" ".join(p for p in (row.last_name, row.first_name, row.middle_name) if p))
-    company = _line(row.company_name)
-    if row.company_alias:
-        company = f"{company} ({_line(row.company_alias)})"
+    company = _line(company_display(row.company_name, row.company_alias))
     return DigestItem(
         name=name or "Имя не указано",
         company=company or "Компания не указана",
-        phone=_phone(row.phone),
+        phone=display_phone(row.phone),
         email=row.email,
         offer=_line(row.label or "") or "ссылка удалена",
         campaign=_line(row.occasion_name),
@@ -272,14 +267,3 @@ def _greeting(local: datetime) -> str:
 
 def _line(value: str) -> str:
     return " ".join(value.split())
-
-
-def _phone(e164: str | None) -> str:
-    """`+7 916 123-45-67` from the stored E.164 form; empty when there is none."""
-    if not e164:
-        return ""
-    try:
-        number = phonenumbers.parse(e164)
-    except phonenumbers.NumberParseException:
-        return e164
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

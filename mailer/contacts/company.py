@@ -12,6 +12,11 @@ _ALIAS_AT_END = re.compile(r"^(?P<name>.*?\S)\s*\((?P<alias>[^()]+)\)\s*$", re.S
 
 
 @lru_cache(maxsize=65536)
+def company_display(name: str, alias: str) -> str:
+    """The company as people write it: `Тойота (Toyota)`."""
+    return f"{name} ({alias})" if alias else name
+
+
 def split_company(raw: str) -> tuple[str, str]:
     """Split `Тойота (Toyota)` into (`Тойота`, `Toyota`); a name without brackets has no alias."""
     raw = " ".join(raw.split())

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mailer.contacts.company import company_display
 from mailer.db import Base, UTCDateTime, str_enum, utcnow
 from mailer.managers.models import Manager
 from mailer.tags.models import Tag, contact_tags
@@ -54,9 +55,7 @@ class Contact(Base):
     @property
     def company_display(self) -> str:
         """The company as people write it: `Тойота (Toyota)`."""
-        if self.company_alias:
-            return f"{self.company_name} ({self.company_alias})"
-        return self.company_name
+        return company_display(self.company_name, self.company_alias)
 
     @property
     def full_name(self) -> str:

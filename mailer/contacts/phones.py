@@ -33,3 +33,14 @@ def normalise_phone(raw: str, region: str = "RU") -> str | None:
     if not phonenumbers.is_possible_number(number):
         raise BadPhoneError(f"bad phone '{value}': not a possible number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display_phone(e164: str | None) -> str:
+    """`+7 916 123-45-67` from the stored E.164 form, for people; empty when there is none."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
