@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
 from datetime import datetime
-from operator import attrgetter
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -42,10 +40,6 @@ class Consent:
     given_at: datetime | None = None
     source: str = ""
 
-    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        # Imports pickle these across processes; a field tuple loads 3x faster than a dict.
-        return (Consent, (self.is_given, self.given_at, self.source))
-
 
 @dataclass
 class ContactFields:
@@ -62,10 +56,6 @@ class ContactFields:
     consent: Consent | None = None  # None: leave as it is on update
     company_key: str = ""
     company_alias_key: str = ""
-
-    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        # Imports pickle these across processes; a field tuple loads 3x faster than a dict.
-        return (ContactFields, _field_values(self))
 
     @property
     def company(self) -> str:
@@ -89,10 +79,6 @@ class ContactFields:
             "position": self.position,
             "phone": self.phone,
         }
-
-
-# All the fields' values in declaration order, as a tuple (attrgetter of several names).
-_field_values = attrgetter(*(f.name for f in dataclass_fields(ContactFields)))
 
 
 def clean_fields(

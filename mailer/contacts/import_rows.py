@@ -21,6 +21,7 @@ from mailer.contacts.columns import HEADER_FIELDS, IGNORED_HEADERS
 from mailer.contacts.exporting import restore
 from mailer.contacts.folding import fold
 from mailer.contacts.tabular import SourceRow, TableError, open_table
+from mailer.storage.pickling import pickle_as_field_tuples
 from mailer.tags.tagging import TagVocabulary, UnknownTagError, parse_tags
 
 _YES = {"да", "yes", "y", "true", "1", "+", "есть", "согласен", "согласна", "дано", "получено"}
@@ -116,9 +117,6 @@ class CleanRow:
     owner_id: int | None
     tag_ids: list[int]
 
-    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        return (CleanRow, (self.source, self.fields, self.owner_id, self.tag_ids))
-
 
 @dataclass
 class Chunk:
@@ -195,6 +193,7 @@ _DONE = "done"
 
 
 def _read_into(out: mp.Queue, path: Path, cleaner: RowCleaner, chunk_size: int) -> None:
+    pickle_as_field_tuples(SourceRow, ContactFields, Consent, CleanRow)  # what a chunk holds
     try:
         for chunk in read_chunks(path, cleaner, chunk_size):
             out.put(chunk)
