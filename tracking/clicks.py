@@ -24,6 +24,7 @@ from mailer.db import utcnow
 from mailer.delivery.models import Letter
 from mailer.letters.composing import HONEYPOT_LINK_ID
 from mailer.storage.inserts import bulk_insert
+from mailer.storage.listparams import in_list_param
 from mailer.storage.point_reads import PointReader
 from tracking.handback import hand_back, record_history
 from tracking.journal import ClickJournal, discard, read_sealed, seal_all
@@ -136,12 +137,13 @@ def load_journal_entries(session: Session, entries: Iterable[list[Any]]) -> int:
     rows = [row for row in map(_click_row, entries) if row is not None]
     if not rows:
         return 0
-    letters = {r["letter_id"] for r in rows}
+    letters = sorted({r["letter_id"] for r in rows})  # a busy minute: tens of thousands
+    stmt = select(Letter.id, Letter.contact_id, Letter.campaign_id).where(
+        in_list_param(Letter.id, "ids")
+    )
     known: dict[int | None, tuple[int | None, int | None]] = {
         letter_id: (contact_id, campaign_id)
-        for letter_id, contact_id, campaign_id in session.execute(
-            select(Letter.id, Letter.contact_id, Letter.campaign_id).where(Letter.id.in_(letters))
-        )
+        for letter_id, contact_id, campaign_id in session.execute(stmt, {"ids": letters})
     }
     roles = {i: role for i, role in session.execute(select(CampaignLink.id, CampaignLink.role))}
     for row in rows:
