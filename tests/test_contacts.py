@@ -112,3 +112,16 @@ def test_add_via_cli_is_refused_for_a_known_company_unless_same_company(runner, 
     assert result.exit_code == 0, result.output
     contact = session.scalar(select(Contact).where(Contact.email == "new@toyota.example"))
     assert [t.code for t in contact.tags] == ["construction", "mar8"]
+
+
+def test_add_via_cli_refuses_a_look_alike_email_naming_the_letter(runner, session):
+    make_manager(session, name="Анна", email="anna@gifts.example")
+    session.commit()
+    args = ["mailer", "contacts", "add", "--owner", "anna@gifts.example", "--email"]
+    result = runner.invoke(args=[*args, "v\u0430sya@example.com"])
+    assert result.exit_code != 0
+    assert "the part before @ has non-Latin letters (Cyrillic \u0430?)" in result.output
+    assert session.scalar(select(Contact)) is None
+    result = runner.invoke(args=[*args, "ivan@почта.рф"])
+    assert result.exit_code == 0, result.output
+    assert session.scalar(select(Contact.email)) == "ivan@xn--80a1acny.xn--p1ai"

@@ -23,6 +23,7 @@ from mailer.config import settings
 from mailer.contacts.models import HistoryEntry, HistoryKind
 from mailer.contacts.transfers import transfer_contacts
 from mailer.db import session_scope
+from mailer.delivery import sending
 from mailer.delivery.claims import STALE_CLAIM, claim_due, recover_stale_claims
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.delivery.retry import GIVE_UP_AFTER, backoff
@@ -31,6 +32,7 @@ from mailer.letters.composing import LetterSettings
 from mailer.run.workers import deliver_in_processes
 from mailer.smtp import SmtpSettings, SmtpTransport
 from tests.factories import configure, make_contact, make_manager
+from tracking.unsubscribe import unsubscribe
 
 JAN_1 = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
 SETTINGS = LetterSettings(
@@ -150,10 +152,81 @@ def test_a_connection_dropped_after_data_is_retried_with_the_same_message_id(
 ):
     [contact], due = planned(session)
     smtp_server.script(contact.email, drop_after_data=True, times=1)
-    assert deliver(factory, transport, due).outcomes == {"deferred": 1}
+    assert deliver(factory, transport, due).outcomes == {"deferred": 1, "possible_duplicate": 1}
+    assert letter_of(session, contact).is_possible_duplicate is True
     assert deliver(factory, transport, due + timedelta(minutes=5)).outcomes == {"sent": 1}
     ids = {m.message_id for m in smtp_server.messages}
     assert len(smtp_server.messages) == 2 and len(ids) == 1
+    assert letter_of(session, contact).is_possible_duplicate is True  # the relay may have two
+
+
+def test_a_refusal_before_the_content_went_out_is_no_possible_duplicate(
+    session, factory, transport, smtp_server
+):
+    [contact], due = planned(session)
+    smtp_server.script(contact.email, rcpt="451 4.2.0 mailbox busy", times=1)
+    assert deliver(factory, transport, due).outcomes == {"deferred": 1}
+    assert letter_of(session, contact).is_possible_duplicate is False
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["554 5.7.1 message rejected as spam", "552 5.3.4 message too big for system"],
+    ids=["policy", "size"],
+)
+def test_a_refusal_of_the_message_not_the_address_fails_it_and_keeps_the_address(
+    session, factory, transport, smtp_server, reply
+):
+    [contact], mar8_due = planned(session, tags="8, 23")
+    feb23_due = min(session.scalars(select(Letter.due_at)))
+    smtp_server.script(contact.email, data_end=reply, times=1)
+    assert deliver(factory, transport, feb23_due).outcomes == {"failed": 1}
+    session.expire_all()
+    assert contact.hard_bounced_at is None
+    failed = session.scalar(select(Letter).where(Letter.due_at == feb23_due))
+    assert failed.status is LetterStatus.FAILED and reply in failed.last_error
+    assert deliver(factory, transport, mar8_due).outcomes == {"sent": 1}
+
+
+class UnsubscribingMidBatch:
+    """The real transport, while a contact unsubscribes once `after` letters are answered."""
+
+    def __init__(self, transport, factory, contact_id, *, after):
+        self.transport, self.factory = transport, factory
+        self.contact_id, self.after = contact_id, after
+
+    def send_all(self, messages, **options):
+        for done, answer in enumerate(self.transport.send_all(messages, **options), 1):
+            if done == self.after:
+                with self.factory() as other:
+                    unsubscribe(other, self.contact_id, now=JAN_1, how="test")
+                    other.commit()
+            yield answer
+
+
+def test_a_contact_who_unsubscribes_while_the_batch_is_out_gets_no_letter_still_queued(
+    session, factory, transport, smtp_server, monkeypatch
+):
+    monkeypatch.setattr(sending, "RECHECK_AFTER", 0.0)  # a batch out for a long time
+    contacts, due = planned(session, sending.COMMIT_EVERY + 5)
+    last = contacts[-1]
+    messenger = UnsubscribingMidBatch(transport, factory, last.id, after=5)
+
+    report = deliver_due(factory, messenger, SETTINGS, now=due, concurrency=1)
+
+    assert report.outcomes == {"sent": len(contacts) - 1, "cancelled": 1}
+    letter = letter_of(session, last)
+    assert letter.status is LetterStatus.CANCELLED and letter.last_error == "unsubscribed"
+    assert last.email not in {rcpt for m in smtp_server.messages for rcpt in m.rcpt_tos}
+
+
+def test_a_short_batch_does_not_re_check_what_it_loaded(session, factory, transport, smtp_server):
+    contacts, due = planned(session, sending.COMMIT_EVERY + 5)
+    messenger = UnsubscribingMidBatch(transport, factory, contacts[-1].id, after=5)
+
+    report = deliver_due(factory, messenger, SETTINGS, now=due, concurrency=1)
+
+    assert report.outcomes == {"sent": len(contacts)}  # checked when claimed, seconds ago
 
 
 def test_consent_withdrawn_after_planning_cancels_the_letter(
@@ -345,6 +418,7 @@ def test_several_processes_share_the_queue_and_send_each_letter_once(app, sessio
 
 def test_a_failing_sending_process_stops_the_others_and_says_why(app, session, monkeypatch):
     planned(session, 4)
+
     def unusable(*args: object) -> None:  # a relay set-up each child fails at
         raise OSError("the relay's client certificate is unreadable")
 

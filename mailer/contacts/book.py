@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,6 +82,21 @@ class ContactFields:
         }
 
 
+# Invisible format characters (Unicode category Cf): bidi embeddings, overrides and isolates,
+# the LRM/RLM/ALM marks, zero-width spaces and joiners, word joiner and invisible operators,
+# BOM, soft hyphen, tag characters. In a name they reach the From: display name and the
+# letter unseen: U+202E turns "Иван" into "навИ" on screen and hides what a name really says.
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+    "\ufeff\ufff9-\ufffb\U000e0001-\U000e007f]"
+)
+
+
+def strip_invisible(text: str) -> str:
+    """The text without invisible format characters (bidi controls, zero-widths, soft hyphens)."""
+    return text if text.isascii() else _INVISIBLE.sub("", text)
+
+
 def clean_fields(
     *,
     email: str,
@@ -95,25 +111,25 @@ def clean_fields(
 ) -> ContactFields:
     """Validate and normalise raw fields; raises ContactError naming the bad field."""
     texts = {
-        "first_name": first_name,
-        "middle_name": middle_name,
-        "last_name": last_name,
-        "company": company,
-        "position": position,
+        "first_name": strip_invisible(first_name),
+        "middle_name": strip_invisible(middle_name),
+        "last_name": strip_invisible(last_name),
+        "company": strip_invisible(company),
+        "position": strip_invisible(position),
     }
     for name, value in texts.items():
         if "\r" in value or "\n" in value:
             raise ContactError(f"CR/LF in field {name}")
-    name_, alias = split_company(company)
+    name_, alias = split_company(texts["company"])
     try:
         return ContactFields(
             email=normalise_email(email),
-            first_name=first_name.strip(),
-            middle_name=middle_name.strip(),
-            last_name=last_name.strip(),
+            first_name=texts["first_name"].strip(),
+            middle_name=texts["middle_name"].strip(),
+            last_name=texts["last_name"].strip(),
             company_name=name_,
             company_alias=alias,
-            position=" ".join(position.split()),
+            position=" ".join(texts["position"].split()),
             phone=normalise_phone(phone, phone_region),
             consent=consent,
             company_key=fold(name_),
@@ -163,7 +179,7 @@ def find_existing(
         collect(select(Contact).where(Contact.email == normalise_email(email)), "email")
     if phone and (number := normalise_phone(phone, phone_region)):
         collect(select(Contact).where(Contact.phone == number), "phone")
-    if company and (keys := company_keys(company)):
+    if company and (keys := company_keys(strip_invisible(company))):
         collect(
             select(Contact).where(
                 or_(Contact.company_key.in_(keys), Contact.company_alias_key.in_(keys))
@@ -262,7 +278,7 @@ def select_contacts(session: Session, criteria: ContactFilter) -> list[Contact]:
     if criteria.tag is not None:
         stmt = stmt.where(Contact.tags.any(Tag.id == criteria.tag.id))
     if criteria.company:
-        keys = company_keys(criteria.company)
+        keys = company_keys(strip_invisible(criteria.company))
         stmt = stmt.where(or_(Contact.company_key.in_(keys), Contact.company_alias_key.in_(keys)))
     if criteria.emails:
         stmt = stmt.where(Contact.email.in_([normalise_email(e) for e in criteria.emails]))

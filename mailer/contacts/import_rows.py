@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-from mailer.contacts.book import Consent, ContactError, ContactFields, clean_fields
+from mailer.contacts.book import (
+    Consent,
+    ContactError,
+    ContactFields,
+    clean_fields,
+    strip_invisible,
+)
 from mailer.contacts.columns import HEADER_FIELDS, IGNORED_HEADERS
 from mailer.contacts.exporting import restore
 from mailer.contacts.folding import fold
@@ -97,7 +103,7 @@ class OwnerDirectory:
         self.by_key[key] = None if key in self.by_key else ref
 
     def find(self, text: str) -> OwnerRef:
-        key = fold(text)
+        key = fold(strip_invisible(text))
         if key not in self.by_key:
             raise RowRejected(f"unknown owner '{text}'")
         ref = self.by_key[key]
@@ -142,6 +148,8 @@ class RowCleaner:
     phone_region: str = "RU"
 
     def clean(self, source: SourceRow) -> CleanRow:
+        if source.problem:  # the reader found it too large to read whole
+            raise RowRejected(source.problem)
         values = source.values
         if len(values) > self.width:
             raise RowRejected(f"{len(values)} fields, the header has {self.width}")

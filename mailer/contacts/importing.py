@@ -36,7 +36,7 @@ from mailer.contacts.import_rows import (
 )
 from mailer.contacts.models import Contact
 from mailer.contacts.ownership import Holders, check_new_contact
-from mailer.contacts.tabular import RejectFile, SourceRow, TableError, open_table
+from mailer.contacts.tabular import RejectFile, SourceRow, TableError, open_table, shorten
 from mailer.db import table_of, utcnow
 from mailer.managers.models import Manager
 from mailer.storage.copy import copy_insert
@@ -50,6 +50,8 @@ __all__ = ["REASON_HEADER", "ImportFileError", "ImportReport", "import_contacts"
 
 # Files larger than this are read and cleaned in a second process while this one stores.
 BACKGROUND_READ_BYTES = 2_000_000
+# Ignored columns named in a report; the rest are counted (a header may have a million).
+IGNORED_NAMED = 10
 # Rows stored between two commits. A commit writes out every index page its rows touched,
 # and new e-mails land all over their index: committing every 1,000 rows rewrote most of
 # that index each time, about a quarter of SQLite's work. Memory depends on chunk_size only.
@@ -65,7 +67,9 @@ class ImportReport:
     updated: int = 0
     rejected: int = 0
     blank_rows: int = 0
+    # The first IGNORED_NAMED, shortened, then "… and N more" when there are more.
     ignored_headers: list[str] = field(default_factory=list)
+    ignored_count: int = 0
     rejects_path: Path | None = None
 
     @property
@@ -95,7 +99,7 @@ def import_contacts(
     except TableError as exc:
         raise ImportFileError(str(exc)) from None
     mapping, ignored = map_headers(table.header)
-    report = ImportReport(ignored_headers=ignored)
+    report = ImportReport(ignored_headers=_name_ignored(ignored), ignored_count=len(ignored))
     rejects_path = rejects_path or path.with_name(f"{path.stem}.rejects.csv")
     rejects = table.open_rejects(rejects_path, REASON_HEADER)
     owners = _owner_directory(session)
@@ -125,6 +129,13 @@ def import_contacts(
         rejects.close()
     report.rejects_path = rejects_path if rejects.count else None
     return report
+
+
+def _name_ignored(ignored: list[str]) -> list[str]:
+    named = [shorten(name) for name in ignored[:IGNORED_NAMED]]
+    if len(ignored) > IGNORED_NAMED:
+        named.append(f"… and {len(ignored) - IGNORED_NAMED:,} more")
+    return named
 
 
 def _owner_directory(session: Session) -> OwnerDirectory:

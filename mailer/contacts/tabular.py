@@ -14,8 +14,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from mailer.contacts.exporting import neutralise
+
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 _DELIMITERS = (";", ",", "\t")
+
+# What one row may hold. A contact needs a dozen short cells; a longer cell or a wider row
+# is a broken export (or an attack), so the row is rejected before anything reads its cells,
+# and a header cell past the limit refuses the file.
+MAX_FIELD_CHARS = 4096
+MAX_ROW_FIELDS = 200
 
 
 class TableError(ValueError):
@@ -29,6 +37,7 @@ class SourceRow:
     line: int
     values: list[str]
     raw: str
+    problem: str = ""  # why the row is rejected as read (too long or too wide), or ""
 
 
 class Table(Protocol):
@@ -80,6 +89,31 @@ def open_table(path: Path) -> Table:
     return CsvTable(path)
 
 
+def size_problem(values: list[str], header: list[str]) -> str:
+    """Why a row is too large to import (MAX_ROW_FIELDS, MAX_FIELD_CHARS), or ""."""
+    if len(values) > MAX_ROW_FIELDS:
+        return f"{len(values)} fields, at most {MAX_ROW_FIELDS}"
+    for index, value in enumerate(values):
+        if len(value) > MAX_FIELD_CHARS:
+            name = header[index] if index < len(header) and header[index] else str(index + 1)
+            return f"field '{shorten(name)}' is longer than {MAX_FIELD_CHARS} characters"
+    return ""
+
+
+def shorten(text: str, width: int = 60) -> str:
+    """A cell cut to `width` characters for a message."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _check_header(name: str, header: list[str]) -> None:
+    for index, cell in enumerate(header):
+        if len(cell) > MAX_FIELD_CHARS:
+            raise TableError(
+                f"{name}: the header of column {index + 1} ('{shorten(cell)}')"
+                f" is longer than {MAX_FIELD_CHARS} characters"
+            )
+
+
 def detect_encoding(path: Path) -> str:
     """UTF-8 (with or without BOM) when the whole file decodes as such, otherwise cp1251."""
     with path.open("rb") as fh:
@@ -126,7 +160,13 @@ class CsvTable:
         self.header_raw = first
         self.newline = "\r\n" if first.endswith("\r\n") else "\n"
         self.delimiter = detect_delimiter(first)
-        self.header = next(csv.reader([first], delimiter=self.delimiter))
+        try:
+            self.header = next(csv.reader([first], delimiter=self.delimiter))
+        except csv.Error:  # a cell past csv's own limit, far past ours
+            raise TableError(
+                f"{path.name}: a header cell is longer than {MAX_FIELD_CHARS} characters"
+            ) from None
+        _check_header(path.name, self.header)
         self._consumed.clear()
 
     def _read_lines(self) -> Iterator[str]:
@@ -146,14 +186,30 @@ class CsvTable:
         reader = csv.reader(self._lines, delimiter=self.delimiter, strict=False)
         # The reader never saw the header line, so file line = reader.line_num + 1.
         line = 2
-        try:
-            for values in reader:
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
                 raw = "".join(self._consumed)
                 self._consumed.clear()
-                yield SourceRow(line, values, raw)
-                line = reader.line_num + 2
-        except csv.Error as exc:
-            raise TableError(f"{self.path.name}, line {reader.line_num + 1}: {exc}") from None
+                # csv drops the rest of the line it stopped on and starts afresh on the next:
+                # right when the row's quotes are balanced (it ended on that line), but inside
+                # an open quote everything after would be read askew, so the file stops here.
+                if "field limit" not in str(exc) or raw.count('"') % 2:
+                    raise TableError(
+                        f"{self.path.name}, line {line}: {exc}"
+                        " (an unclosed quote?); nothing from this line on was read"
+                    ) from None
+                # The row's text as its one cell: not a blank line, and rejected whole.
+                problem = f"a field is longer than {csv.field_size_limit()} characters"
+                yield SourceRow(line, [raw], raw, problem)
+            else:
+                raw = "".join(self._consumed)
+                self._consumed.clear()
+                yield SourceRow(line, values, raw, size_problem(values, self.header))
+            line = reader.line_num + 2
 
     def open_rejects(self, path: Path, reason_header: str) -> RejectFile:
         """The header and every rejected row verbatim, each with its reason appended."""
@@ -192,6 +248,7 @@ class XlsxTable:
         self.header = [_cell_text(v) for v in first]
         while self.header and not self.header[-1]:
             self.header.pop()
+        _check_header(path.name, self.header)
 
     def rows(self) -> Iterator[SourceRow]:
         try:
@@ -199,18 +256,23 @@ class XlsxTable:
                 values = [_cell_text(v) for v in cells]
                 while len(values) > len(self.header) and not values[-1]:
                     values.pop()
-                yield SourceRow(number, values, "")
+                yield SourceRow(number, values, "", size_problem(values, self.header))
         finally:
             self._book.close()
 
     def open_rejects(self, path: Path, reason_header: str) -> RejectFile:
-        """Rejected rows as CSV (UTF-8 with BOM, `;`): the cells as read, with the reason."""
+        """Rejected rows as CSV (UTF-8 with BOM, `;`): the cells as read, with the reason.
+
+        Neutralised as an export is: these cells are the workbook's values, not the user's
+        bytes, and the file is opened in a spreadsheet to be fixed. The importer strips the
+        quote again, so a fixed reject file imports as it was.
+        """
 
         def start(out: TextIO) -> None:
-            csv.writer(out, delimiter=";").writerow([*self.header, reason_header])
+            csv.writer(out, delimiter=";").writerow(map(neutralise, [*self.header, reason_header]))
 
         def write(out: TextIO, row: SourceRow, reason: str) -> None:
-            csv.writer(out, delimiter=";").writerow([*row.values, reason])
+            csv.writer(out, delimiter=";").writerow(map(neutralise, [*row.values, reason]))
 
         return RejectFile(path, "utf-8-sig", start, write)
 

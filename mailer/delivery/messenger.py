@@ -6,7 +6,7 @@ test or a benchmark can hand it another sender.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Protocol
 
 from mailer.smtp import Outgoing, SendResult
@@ -16,7 +16,12 @@ class Messenger(Protocol):
     """Sends a batch of messages and reports each one's result as it comes in."""
 
     def send_all(
-        self, messages: Sequence[Outgoing], *, sessions: int = 4
+        self,
+        messages: Sequence[Outgoing],
+        *,
+        sessions: int = 4,
+        withdrawn: Collection[int] = (),
     ) -> Iterator[tuple[int, SendResult]]:
-        """Yield (index into `messages`, result) for every message, in any order."""
+        """Yield (index into `messages`, result) for every message, in any order; indices
+        added to `withdrawn` meanwhile end WITHDRAWN if they have not gone out yet."""
         ...

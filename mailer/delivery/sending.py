@@ -10,13 +10,14 @@ The parts live beside this send loop: the claim (`claims.py`), the retry policy
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, exists, select
+from sqlalchemy import Row, exists, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.book import mailing_block
@@ -40,12 +41,15 @@ from mailer.letters.rendering import LetterKind, Occasion, Recipient
 from mailer.letters.sender import SenderError, SenderIdentity, resolve_sender
 from mailer.managers.models import Manager
 from mailer.managers.services import find_house_sender
-from mailer.smtp import Outgoing
+from mailer.smtp import Outcome, Outgoing
 from mailer.storage.listparams import in_list_param
 from mailer.tags.models import Tag, contact_tags
 
 # Outcomes are committed this often while a batch goes out.
 COMMIT_EVERY = 20
+# A batch out longer than this (seconds) re-checks, at its next commit, that its contacts
+# still may get a letter: one who unsubscribes meanwhile gets none of those still queued.
+RECHECK_AFTER = 5.0
 
 
 def deliver_claimed(
@@ -63,14 +67,62 @@ def deliver_claimed(
     committed before the first byte goes out, so a retry repeats them. The letters then go
     over `concurrency` SMTP sessions and outcomes are committed every COMMIT_EVERY letters:
     a kill leaves at most the rest of one batch `sending`, to be recovered and marked as
-    possible duplicates. Changes go back in a few statements per commit.
+    possible duplicates. Changes go back in a few statements per commit. A batch out longer
+    than RECHECK_AFTER re-checks consent and suppression at its next commit (one query) and
+    cancels the letters still queued for contacts who may no longer get one.
     """
     outcomes: Counter[str] = Counter()
+    writes = Writes(now)
+    outgoing = _compose_batch(session, ids, settings, writes, outcomes, now)
+    writes.commit(session)
+
+    messages = [
+        Outgoing(settings.envelope_from or c.sender.address, c.recipient, c.raw)
+        for _, c in outgoing
+    ]
+    unanswered = set(range(len(outgoing)))
+    withdrawn: dict[int, str] = {}  # index → why it is cancelled; the messenger reads it
+    checked_at = time.monotonic()
+    results = messenger.send_all(messages, sessions=concurrency, withdrawn=withdrawn)
+    for done, (index, result) in enumerate(results, 1):
+        letter, composed = outgoing[index]
+        unanswered.discard(index)
+        if result.outcome is Outcome.WITHDRAWN:
+            end = AttemptEnd(LetterStatus.CANCELLED, withdrawn[index])
+        else:
+            end = end_of_attempt(
+                result, attempts=letter.attempts, first_attempt_at=letter.first_attempt_at, now=now
+            )
+        writes.finish(letter, end)
+        if end.status is LetterStatus.SENT:
+            writes.sent(letter, composed)
+        elif end.status is LetterStatus.BOUNCED:
+            writes.bounced.add(letter.contact_id)  # this address gets no other letter
+        outcomes[end.status.value] += 1
+        if end.is_possible_duplicate:
+            outcomes[POSSIBLE_DUPLICATE] += 1
+        if done % COMMIT_EVERY == 0:
+            writes.commit(session)
+            if unanswered and time.monotonic() - checked_at >= RECHECK_AFTER:
+                checked_at = time.monotonic()
+                withdrawn.update(_withdrawn(session, outgoing, unanswered))
+    writes.commit(session)
+    return outcomes
+
+
+def _compose_batch(
+    session: Session,
+    ids: list[int],
+    settings: LetterSettings,
+    writes: Writes,
+    outcomes: Counter[str],
+    now: datetime,
+) -> list[tuple[Row[Any], ComposedLetter]]:
+    """The batch's letters ready to send; the others' endings are written and counted."""
     rows = _claimed_rows(session, ids)
     senders = _senders(session, {row.owner_id for row in rows})
     tags = {tag.id: tag for tag in session.scalars(select(Tag))}
     links = campaign_link_ids(session, (row.campaign_id for row in rows))
-    writes = Writes(now)
     outgoing: list[tuple[Row[Any], ComposedLetter]] = []
     for letter in rows:
         prepared = _prepare(letter, senders, tags, links[letter.campaign_id], settings, now)
@@ -80,27 +132,40 @@ def deliver_claimed(
         else:
             writes.finish(letter, prepared)
             outcomes[prepared.status.value] += 1
-    writes.commit(session)
+    return outgoing
 
-    messages = [
-        Outgoing(settings.envelope_from or c.sender.address, c.recipient, c.raw)
-        for _, c in outgoing
-    ]
-    for done, (index, result) in enumerate(messenger.send_all(messages, sessions=concurrency), 1):
-        letter, composed = outgoing[index]
-        end = end_of_attempt(
-            result, attempts=letter.attempts, first_attempt_at=letter.first_attempt_at, now=now
-        )
-        writes.finish(letter, end)
-        if end.status is LetterStatus.SENT:
-            writes.sent(letter, composed)
-        elif end.status is LetterStatus.BOUNCED:
-            writes.bounced.add(letter.contact_id)  # this address gets no other letter
-        outcomes[end.status.value] += 1
-        if done % COMMIT_EVERY == 0:
-            writes.commit(session)
-    writes.commit(session)
-    return outcomes
+
+def _withdrawn(
+    session: Session, outgoing: list[tuple[Row[Any], ComposedLetter]], unanswered: set[int]
+) -> dict[int, str]:
+    """Letters still queued whose contacts may no longer get one (unsubscribed meanwhile)."""
+    blocked = _blocked_contacts(session, {outgoing[i][0].contact_id for i in unanswered})
+    return {i: reason for i in unanswered if (reason := blocked.get(outgoing[i][0].contact_id))}
+
+
+# The report's count of letters whose whole message went out without a final reply: the
+# relay may have taken them, so the retry may be a second copy (with the same Message-ID).
+POSSIBLE_DUPLICATE = "possible_duplicate"
+
+
+def _blocked_contacts(session: Session, contact_ids: set[int]) -> dict[int, str]:
+    """Which of these contacts may no longer get a letter, and why: one query."""
+    return {
+        row.id: mailing_block(row.has_consent, row.unsubscribed_at, row.hard_bounced_at) or ""
+        for row in session.execute(_BLOCKED_CONTACTS, {"ids": sorted(contact_ids)})
+    }
+
+
+_BLOCKED_CONTACTS = select(
+    Contact.id, Contact.has_consent, Contact.unsubscribed_at, Contact.hard_bounced_at
+).where(
+    in_list_param(Contact.id, "ids"),
+    or_(
+        Contact.has_consent.is_(False),
+        Contact.unsubscribed_at.is_not(None),
+        Contact.hard_bounced_at.is_not(None),
+    ),
+)
 
 
 # What a batch needs of each claimed letter and its contact, as plain rows in one query:
@@ -122,6 +187,7 @@ _CLAIMED_ROWS = (
         Letter.last_code,
         Letter.due_at,
         Letter.sent_at,
+        Letter.is_possible_duplicate,
         Letter.contact_id,
         Contact.email,
         Contact.first_name,

@@ -90,6 +90,7 @@ class Writes:
                 "claim_token": None,
                 "due_at": end.due_at or letter.due_at,
                 "sent_at": letter.sent_at,
+                "is_possible_duplicate": letter.is_possible_duplicate or end.is_possible_duplicate,
                 "updated_at": self.now,
             }
         )

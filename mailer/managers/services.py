@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.addresses import normalise_email
+from mailer.contacts.book import strip_invisible
 from mailer.contacts.folding import fold
 from mailer.managers.models import Manager
 
@@ -30,7 +31,7 @@ def add_manager(
     work_ends_at: time = time(18, 0),
 ) -> Manager:
     """Add a manager; a second house sender or a taken e-mail is refused with the reason."""
-    name = " ".join(name.split())
+    name = " ".join(strip_invisible(name).split())  # it becomes the From: display name
     if not name:
         raise ManagerError("manager name is empty")
     address = normalise_email(email)
@@ -73,7 +74,7 @@ def list_managers(session: Session) -> list[Manager]:
 
 def find_manager(session: Session, ref: str) -> Manager:
     """A manager by e-mail or exact name (case-insensitive); the house sender as `house`."""
-    ref = ref.strip()
+    ref = strip_invisible(ref).strip()
     if fold(ref) in ("house", "дом", "house sender"):
         if house := find_house_sender(session):
             return house

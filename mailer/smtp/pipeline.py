@@ -16,7 +16,7 @@ import logging
 import re
 import smtplib
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from mailer.smtp.pool import ConnectFailed, SessionPool, recipient_domain
@@ -25,6 +25,7 @@ from mailer.smtp.replies import (
     END_OF_DATA,
     MAIL,
     RCPT,
+    WITHDRAWN_RESULT,
     Outcome,
     Outgoing,
     SendResult,
@@ -40,11 +41,19 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def send_all(
-    pool: SessionPool, messages: Sequence[Outgoing], *, sessions: int
+    pool: SessionPool,
+    messages: Sequence[Outgoing],
+    *,
+    sessions: int,
+    withdrawn: Collection[int] = (),
 ) -> Iterator[tuple[int, SendResult]]:
     """Send the messages over up to `sessions` sessions of the pool; yields (index, result)
-    as the replies come in, in no particular order."""
-    return _Exchange(pool, messages, max(1, sessions)).results()
+    as the replies come in, in no particular order.
+
+    The caller may add indices to `withdrawn` while it reads the results: those still
+    queued then end as WITHDRAWN, unsent; one already under way goes out as usual.
+    """
+    return _Exchange(pool, messages, max(1, sessions), withdrawn).results()
 
 
 def wire_payload(raw: bytes) -> bytes:
@@ -128,8 +137,16 @@ class _Lane:
 class _Exchange:
     """One send_all call: the queue, the lanes and the rounds that drive them."""
 
-    def __init__(self, pool: SessionPool, messages: Sequence[Outgoing], sessions: int) -> None:
+    def __init__(
+        self,
+        pool: SessionPool,
+        messages: Sequence[Outgoing],
+        sessions: int,
+        withdrawn: Collection[int],
+    ) -> None:
         self.pool = pool
+        self.withdrawn = withdrawn
+        self.withdrawn_seen = 0  # how many the queue was last swept for
         self.queue: deque[_Item] = deque(
             _Item(index, message, recipient_domain(message.recipient))
             for index, message in enumerate(messages)
@@ -141,6 +158,8 @@ class _Exchange:
     def results(self) -> Iterator[tuple[int, SendResult]]:
         try:
             while self.queue or any(lane.items for lane in self.lanes):
+                if len(self.withdrawn) != self.withdrawn_seen:
+                    self._take_back_withdrawn()
                 self._assign()
                 if self.queue and all(lane.is_shut for lane in self.lanes):
                     self._give_up_on_queue()
@@ -153,6 +172,17 @@ class _Exchange:
                 self.ended.clear()
         finally:
             self._finish()
+
+    def _take_back_withdrawn(self) -> None:
+        """End the queued messages the caller withdrew (queued ones hold no domain slot)."""
+        self.withdrawn_seen = len(self.withdrawn)
+        kept: deque[_Item] = deque()
+        for item in self.queue:
+            if item.index in self.withdrawn:
+                self.ended.append((item.index, WITHDRAWN_RESULT))
+            else:
+                kept.append(item)
+        self.queue = kept
 
     def _assign(self) -> None:
         """Give each lane with room its next message whose domain is below the limit."""

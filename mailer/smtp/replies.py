@@ -1,4 +1,5 @@
-"""What one attempt at the relay came to: a reply sorted into sent, deferred or bounced.
+"""What one attempt at the relay came to: a reply sorted into sent, deferred, bounced or
+rejected.
 
 Also the message an attempt carries (Outgoing), so a caller needs this module's types only
 to hand letters over and read the results back.
@@ -7,6 +8,7 @@ to hand letters over and read the results back.
 from __future__ import annotations
 
 import enum
+import re
 import smtplib
 from dataclasses import dataclass
 
@@ -19,7 +21,22 @@ CONNECT, AUTH, MAIL, RCPT, DATA, END_OF_DATA = (
 class Outcome(enum.StrEnum):
     SENT = "sent"
     DEFERRED = "deferred"
-    BOUNCED = "bounced"
+    BOUNCED = "bounced"  # refused for good because of the address: suppress it
+    REJECTED = "rejected"  # refused for good, but not the address (policy, content, size)
+    WITHDRAWN = "withdrawn"  # the caller took it back before any of it went out
+
+
+# A permanent refusal by its RFC 3463 enhanced status code: what the relay refused, the
+# address or this message. Looked up by the whole code, then by class and subject; a 5xx
+# with no enhanced code, or one not listed, bounces (the address is suppressed).
+PERMANENT_BY_ENHANCED_CODE: dict[str, Outcome] = {
+    "5.1": Outcome.BOUNCED,  # addressing: no such mailbox, bad domain
+    "5.2.3": Outcome.REJECTED,  # message longer than the mailbox takes
+    "5.3.4": Outcome.REJECTED,  # message too big for the system
+    "5.6": Outcome.REJECTED,  # message content or media
+    "5.7": Outcome.REJECTED,  # security or policy: spam, DMARC, blocked content
+}
+_ENHANCED_CODE = re.compile(r"(5)\.(\d{1,3})\.(\d{1,3})(?!\S)")
 
 
 @dataclass(frozen=True)
@@ -34,6 +51,10 @@ class SendResult:
     is_after_data: bool = False
 
 
+# A message the caller withdrew while it was still queued: none of it went out.
+WITHDRAWN_RESULT = SendResult(Outcome.WITHDRAWN, None, "withdrawn before sending")
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One message for one recipient, as `SmtpTransport.send_all` takes them."""
@@ -44,7 +65,8 @@ class Outgoing:
 
 
 def classify_reply(stage: str, code: int, text: str) -> SendResult:
-    """2xx sent, 4xx deferred, 5xx bounced; anything else is not trusted and is deferred.
+    """2xx sent, 4xx deferred, 5xx bounced or rejected (PERMANENT_BY_ENHANCED_CODE);
+    anything else is not trusted and is deferred.
 
     A 5xx to MAIL FROM is about the sender or the relay (authentication required, relaying
     denied), never the recipient: deferred, so the address is not suppressed and a fixed
@@ -54,8 +76,18 @@ def classify_reply(stage: str, code: int, text: str) -> SendResult:
     if 200 <= code < 300:
         return SendResult(Outcome.SENT, code, message)
     if 500 <= code < 600 and stage != MAIL:
-        return SendResult(Outcome.BOUNCED, code, message)
+        return SendResult(_permanent_outcome(text), code, message)
     return SendResult(Outcome.DEFERRED, code, message)
+
+
+def _permanent_outcome(text: str) -> Outcome:
+    """What a 5xx refused, by the enhanced status code that opens its text."""
+    found = _ENHANCED_CODE.match(text)
+    if found is None:
+        return Outcome.BOUNCED
+    code = ".".join(found.groups())
+    by_code = PERMANENT_BY_ENHANCED_CODE
+    return by_code.get(code) or by_code.get(code.rsplit(".", 1)[0], Outcome.BOUNCED)
 
 
 def reply_text(reply: bytes | str) -> str:

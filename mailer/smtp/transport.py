@@ -8,7 +8,7 @@ happened to one attempt.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -49,15 +49,20 @@ class SmtpTransport:
         return result
 
     def send_all(
-        self, messages: Sequence[Outgoing], *, sessions: int = 4
+        self,
+        messages: Sequence[Outgoing],
+        *,
+        sessions: int = 4,
+        withdrawn: Collection[int] = (),
     ) -> Iterator[tuple[int, SendResult]]:
         """Send the messages over up to `sessions` sessions; yields (index, result) as the
-        replies come in, in no particular order.
+        replies come in, in no particular order. Indices the caller adds to `withdrawn`
+        meanwhile end WITHDRAWN if they have not started.
 
         One thread drives all the sessions in rounds, pipelined where the relay offers
         PIPELINING: how, and why no message goes out twice, is in `mailer.smtp.pipeline`.
         """
-        return pipeline.send_all(self._pool, messages, sessions=sessions)
+        return pipeline.send_all(self._pool, messages, sessions=sessions, withdrawn=withdrawn)
 
     def close(self) -> None:
         """Say QUIT on the idle sessions; sessions in use are closed when their call ends."""
