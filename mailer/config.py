@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "CLICK_SETTLE_SECONDS": 60,  # a burst of scanner clicks needs this long to show
     "CLICK_MIN_READ_SECONDS": 20,  # a click sooner after sending is a scanner's
     "CLICK_BURST_SECONDS": 5,  # most links of a letter opened within this: a scanner
+    "CLICK_DIRECTORY_SECONDS": 1,  # a removed link or deleted letter redirects no more after
     "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For is believed
     "TASKS_HOUSE_ASSIGNEE": "",  # e-mail of who gets the house sender's tasks; empty: shared
     "DIGEST_HOUR": 9,  # the morning digest, in each manager's time zone, on working days
@@ -88,6 +89,7 @@ class TrackingSettings:
     settle_seconds: float
     min_read_seconds: float
     burst_seconds: float
+    directory_seconds: float  # how old the click path's memory of links and letters may be
     trusted_proxies: int
     house_assignee: str  # a manager's e-mail, or "" for the shared queue
     digest_hour: int
@@ -185,6 +187,7 @@ def read_settings(config: Mapping[str, Any]) -> Settings:
             settle_seconds=reader.number("CLICK_SETTLE_SECONDS", 60),
             min_read_seconds=reader.number("CLICK_MIN_READ_SECONDS", 20),
             burst_seconds=reader.number("CLICK_BURST_SECONDS", 5),
+            directory_seconds=reader.number("CLICK_DIRECTORY_SECONDS", 1, zero_ok=True),
             trusted_proxies=reader.integer("TRUSTED_PROXIES", 0, low=0, high=10),
             house_assignee=reader.text("TASKS_HOUSE_ASSIGNEE", "").lower(),
             digest_hour=reader.integer("DIGEST_HOUR", 9, low=0, high=23),
@@ -233,18 +236,21 @@ class _Reader:
             raise self.fail(key, wanted, value)
         return number
 
-    def number(self, key: str, default: float) -> float:
+    def number(self, key: str, default: float, *, zero_ok: bool = False) -> float:
         value = self.raw(key)
         if value is None:
             return default
+        wanted = (
+            "zero or a positive number of seconds" if zero_ok else "a positive number of seconds"
+        )
         try:
             if isinstance(value, bool):
                 raise ValueError
             number = float(value)
         except (TypeError, ValueError):
-            raise self.fail(key, "a positive number of seconds", value) from None
-        if not number > 0:
-            raise self.fail(key, "a positive number of seconds", value)
+            raise self.fail(key, wanted, value) from None
+        if not (number > 0 or (zero_ok and number == 0)):
+            raise self.fail(key, wanted, value)
         return number
 
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
