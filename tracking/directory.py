@@ -81,13 +81,16 @@ class ClickDirectory:
             with self._lock:  # a link added since the copy was made
                 self._read_links()
             link = self._links.get(link_id)
-        if link is None or self.campaign_of(letter_id) != link.campaign_id:
+        if link is None or self._campaign_of(letter_id) != link.campaign_id:
             return None
         return link.url
 
     def campaign_of(self, letter_id: int) -> int | None:
         """The letter's campaign, or None when there is no such letter."""
         self._keep_fresh()
+        return self._campaign_of(letter_id)
+
+    def _campaign_of(self, letter_id: int) -> int | None:
         number, offset = divmod(letter_id, BLOCK)
         block = self._blocks.get(number)
         if block is None:
