@@ -16,6 +16,7 @@ from mailer.contacts.book import find_contact
 from mailer.letters.composing import compose_letter, letter_tag
 from mailer.letters.greeting import greet
 from mailer.letters.links import tag_link_ids
+from mailer.letters.preview import readable_view
 from mailer.letters.rendering import LetterKind
 from mailer.managers.services import find_house_sender
 from mailer.unit_of_work import unit_of_work
@@ -34,10 +35,12 @@ letters = AppGroup("letters", help="Letters as their owners would write them.")
     help="Pretend to send at this UTC time (default: now).",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the .eml here.")
+@click.option("--raw", is_flag=True, help="Print the .eml's bytes instead of a readable view.")
 def preview_command(
-    email: str, kind: str, tag_code: str | None, at: datetime | None, out: Path | None
+    email: str, kind: str, tag_code: str | None, at: datetime | None, out: Path | None, raw: bool
 ) -> None:
-    """Write the finished .eml a contact would get now: the exact bytes that would be sent."""
+    """Show the letter a contact would get now: headers, text and the HTML's links; `--raw`
+    prints and `--out` writes the exact bytes that would be sent."""
     now = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
     with unit_of_work(commit=False) as session:
         contact = find_contact(session, email)
@@ -52,10 +55,15 @@ def preview_command(
             settings=settings().letters,
         )
     if out:
-        out.write_bytes(composed.raw)
+        try:
+            out.write_bytes(composed.raw)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
         click.echo(f"{out}: {composed.letter.subject} — from {composed.sender.name}", err=True)
-    else:
+    elif raw:
         click.echo(composed.raw, nl=False)
+    else:
+        click.echo(readable_view(composed.raw), nl=False)
 
 
 NAME_COLUMNS = ("first_name", "middle_name", "last_name")

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from mailer.managers.services import add_manager, find_manager, list_managers
+from mailer.plurals import plural_en
 from mailer.unit_of_work import unit_of_work
 
 managers = AppGroup("managers", help="Keep sales managers and the house sender.")
@@ -57,7 +58,8 @@ def list_command() -> None:
             flags = [f for f, on in (("house", m.is_house), ("inactive", not m.is_active)) if on]
             click.echo(
                 f"{m.name} <{m.email}>  {m.timezone} "
-                f"{m.work_starts_at:%H:%M}-{m.work_ends_at:%H:%M} cap {m.daily_cap}"
+                f"{m.work_starts_at:%H:%M}-{m.work_ends_at:%H:%M} "
+                f"at most {plural_en(m.daily_cap, 'letter')} a day"
                 + (f"  [{', '.join(flags)}]" if flags else "")
             )
 

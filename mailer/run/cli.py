@@ -15,6 +15,7 @@ from campaigns.planning import plan_year
 from mailer.config import settings
 from mailer.db import utcnow
 from mailer.delivery.sending import DeliveryReport
+from mailer.plurals import plural_en
 from mailer.run.demo import bring_forward, load_demo
 from mailer.run.scheduling import Scheduler
 from mailer.run.sink import SmtpSink
@@ -195,4 +196,5 @@ def load_command(count: int, send_now: int) -> None:
         f"demo contacts: read {report.rows_read}, accepted {report.accepted} "
         f"(new {report.inserted}, updated {report.updated}), rejected {report.rejected}"
     )
-    click.echo(f"{now.year}: {plan.added} letters planned; {forward} made due now")
+    added = plural_en(plan.added, "letter")
+    click.echo(f"{now.year}: {added} planned; {forward} made due now")
