@@ -13,12 +13,16 @@ from flask.cli import AppGroup
 
 from mailer.config import settings
 from mailer.contacts.book import find_contact
+from mailer.db import utcnow
+from mailer.delivery.models import LetterStatus
+from mailer.delivery.send_now import send_planned_now
 from mailer.letters.composing import compose_letter, letter_tag
 from mailer.letters.greeting import greet
 from mailer.letters.links import tag_link_ids
 from mailer.letters.preview import readable_view
 from mailer.letters.rendering import LetterKind
 from mailer.managers.services import find_house_sender
+from mailer.smtp import SmtpTransport
 from mailer.unit_of_work import unit_of_work
 
 letters = AppGroup("letters", help="Letters as their owners would write them.")
@@ -64,6 +68,25 @@ def preview_command(
         click.echo(composed.raw, nl=False)
     else:
         click.echo(readable_view(composed.raw), nl=False)
+
+
+@letters.command("send-now")
+@click.option("--contact", "email", required=True, help="The contact's e-mail.")
+@click.option("--campaign", "tag_code", required=True, help="The campaign's tag code.")
+@click.option("--year", type=click.IntRange(2000, 2100), help="Default: this year.")
+def send_now_command(email: str, tag_code: str, year: int | None) -> None:
+    """Send the contact's planned letter of the campaign now, through the normal delivery
+    (consent re-checked, history kept); refused when the law or the plan forbids it."""
+    now = utcnow()
+    config = settings()
+    with unit_of_work(commit=False) as session, SmtpTransport(config.smtp) as transport:
+        contact = find_contact(session, email)
+        result = send_planned_now(
+            session, contact, tag_code, year or now.year, transport, config.letters, now=now
+        )
+    if result.status is not LetterStatus.SENT:
+        raise click.ClickException(f"not sent: {result.status.value}: {result.last_error}")
+    click.echo(f"sent {tag_code} letter {result.letter_id} to {email} ({result.message_id})")
 
 
 NAME_COLUMNS = ("first_name", "middle_name", "last_name")
