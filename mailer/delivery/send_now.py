@@ -37,19 +37,21 @@ class SendNowResult:
     status: LetterStatus
     message_id: str | None
     last_error: str
+    due_at: datetime  # a deferred letter's retry
 
 
 def send_planned_now(
     session: Session,
     contact: Contact,
     tag_code: str,
-    year: int,
+    year: int | None,
     messenger: Messenger,
     settings: LetterSettings,
     *,
     now: datetime,
 ) -> SendNowResult:
-    """Send the contact's planned letter of the tag's campaign and `year` now.
+    """Send the contact's planned letter of the tag's campaign and `year` (None: the first
+    one still waiting from this year on) now.
 
     Refused (SendNowError, nothing changed) when the contact may get no letter (consent,
     unsubscribe, hard bounce), when no such letter waits to be sent, or when its season
@@ -61,11 +63,11 @@ def send_planned_now(
     deliver_claimed(session, [letter_id], messenger, settings, now=now, concurrency=1)
     session.expire_all()
     done = session.get_one(Letter, letter_id)
-    return SendNowResult(letter_id, done.status, done.message_id, done.last_error)
+    return SendNowResult(letter_id, done.status, done.message_id, done.last_error, done.due_at)
 
 
 def _waiting_letter(
-    session: Session, contact: Contact, tag_code: str, year: int, now: datetime
+    session: Session, contact: Contact, tag_code: str, year: int | None, now: datetime
 ) -> Letter:
     if block := mailing_block(
         contact.has_consent, contact.unsubscribed_at, contact.hard_bounced_at
@@ -75,13 +77,19 @@ def _waiting_letter(
     if tag is None:
         raise SendNowError(f"no campaign tag {tag_code!r} (see `mailer campaigns list`)")
     letter = session.scalar(
-        select(Letter).where(
-            Letter.contact_id == contact.id, Letter.tag_id == tag.id, Letter.year == year
+        select(Letter)
+        .where(
+            Letter.contact_id == contact.id,
+            Letter.tag_id == tag.id,
+            Letter.year == year if year else Letter.year >= now.year,
+            # With no year, the first letter still waiting, else the latest ended one.
         )
+        .order_by(Letter.status.in_(DUE_STATUSES).desc(), Letter.year * (1 if year else -1))
     )
-    what = f"{contact.email}'s {tag.code} letter of {year}"
     if letter is None:
-        raise SendNowError(f"{contact.email} has no {tag.code} letter planned for {year}")
+        year_text = year or f"{now.year} or later"
+        raise SendNowError(f"{contact.email} has no {tag.code} letter planned for {year_text}")
+    what = f"{contact.email}'s {tag.code} letter of {letter.year}"
     if letter.status is LetterStatus.SENT:
         raise SendNowError(f"{what} was already sent on {letter.sent_at:%Y-%m-%d %H:%M} UTC")
     if letter.status is LetterStatus.SENDING:

@@ -73,7 +73,11 @@ def preview_command(
 @letters.command("send-now")
 @click.option("--contact", "email", required=True, help="The contact's e-mail.")
 @click.option("--campaign", "tag_code", required=True, help="The campaign's tag code.")
-@click.option("--year", type=click.IntRange(2000, 2100), help="Default: this year.")
+@click.option(
+    "--year",
+    type=click.IntRange(2000, 2100),
+    help="The letter's year (default: the first still waiting from this year on).",
+)
 def send_now_command(email: str, tag_code: str, year: int | None) -> None:
     """Send the contact's planned letter of the campaign now, through the normal delivery
     (consent re-checked, history kept); refused when the law or the plan forbids it."""
@@ -82,8 +86,11 @@ def send_now_command(email: str, tag_code: str, year: int | None) -> None:
     with unit_of_work(commit=False) as session, SmtpTransport(config.smtp) as transport:
         contact = find_contact(session, email)
         result = send_planned_now(
-            session, contact, tag_code, year or now.year, transport, config.letters, now=now
+            session, contact, tag_code, year, transport, config.letters, now=now
         )
+    if result.status is LetterStatus.DEFERRED:
+        retry = f"; delivery retries it at {result.due_at:%Y-%m-%d %H:%M} UTC"
+        raise click.ClickException(f"not sent: deferred: {result.last_error}{retry}")
     if result.status is not LetterStatus.SENT:
         raise click.ClickException(f"not sent: {result.status.value}: {result.last_error}")
     click.echo(f"sent {tag_code} letter {result.letter_id} to {email} ({result.message_id})")
