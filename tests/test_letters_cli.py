@@ -134,7 +134,7 @@ def relay(app, smtp_server):
     return smtp_server
 
 
-def plan_for(session, contact) -> None:
+def plan_next_year(session) -> None:
     plan_year(session, NEXT_YEAR, now=datetime.now(UTC))
     session.commit()
 
@@ -156,7 +156,7 @@ def test_send_now_sends_the_planned_letter_at_once_and_keeps_it_in_history(
     runner, app, session, petr, relay
 ):
     contact = make_contact(session, owner=petr, tags="8, 23")
-    plan_for(session, contact)
+    plan_next_year(session)
     result = send_now(runner, contact.email)
     assert result.exit_code == 0, result.output
     [received] = relay.accepted
@@ -183,7 +183,7 @@ def test_send_now_refuses_a_contact_who_unsubscribed_or_gave_no_consent(
 ):
     gone = make_contact(session, owner=petr, tags="8")
     silent = make_contact(session, owner=petr, tags="8")
-    plan_for(session, gone)
+    plan_next_year(session)
     unsubscribe(session, gone.id, now=datetime.now(UTC), how="test")
     silent.has_consent = False
     session.commit()
@@ -215,7 +215,7 @@ def test_send_now_reports_a_deferral_and_the_letter_waits_for_its_retry(
     runner, app, session, petr, relay
 ):
     contact = make_contact(session, owner=petr, tags="8")
-    plan_for(session, contact)
+    plan_next_year(session)
     relay.script(contact.email, data_end="451 4.3.0 try again later", times=1)
     result = send_now(runner, contact.email)
     assert result.exit_code == 1
