@@ -224,3 +224,18 @@ def test_send_now_reports_a_deferral_and_the_letter_waits_for_its_retry(
     letter = letter_of(app, contact)
     assert letter.status is LetterStatus.DEFERRED and letter.attempts == 1
     assert letter.due_at > datetime.now(UTC) + timedelta(minutes=4)
+
+
+def test_send_now_without_a_year_takes_the_first_letter_still_waiting(
+    runner, app, session, petr, relay
+):
+    contact = make_contact(session, owner=petr, tags="8")
+    for year in (NEXT_YEAR, NEXT_YEAR + 1):
+        plan_year(session, year, now=datetime.now(UTC))
+    session.commit()
+    assert send_now(runner, contact.email).exit_code == 0
+    with session_scope(app) as s:
+        sent = {letter.year: letter.status for letter in s.scalars(select(Letter))}
+    assert sent == {NEXT_YEAR: LetterStatus.SENT, NEXT_YEAR + 1: LetterStatus.PLANNED}
+    result = send_now(runner, contact.email, "mar8", "--year", str(NEXT_YEAR))
+    assert result.output.startswith(f"Error: {contact.email}'s mar8 letter of {NEXT_YEAR} was")

@@ -82,9 +82,10 @@ def _waiting_letter(
             Letter.contact_id == contact.id,
             Letter.tag_id == tag.id,
             Letter.year == year if year else Letter.year >= now.year,
-            # With no year, the first letter still waiting, else the latest ended one.
         )
-        .order_by(Letter.status.in_(DUE_STATUSES).desc(), Letter.year * (1 if year else -1))
+        # With no year: the first letter still waiting, else the first ended one (whose
+        # status the refusal then names).
+        .order_by(Letter.status.in_(DUE_STATUSES).desc(), Letter.year)
     )
     if letter is None:
         year_text = year or f"{now.year} or later"
