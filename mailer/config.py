@@ -25,6 +25,7 @@ from mailer.smtp import SmtpSettings
 ENV_PREFIX = "MAILER_"
 MIN_SECRET_LENGTH = 16
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # None: a SQLite file in the instance folder
@@ -34,7 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_TIMEZONE": "Europe/Moscow",
     "SECRET_KEY": None,  # None: generated once and kept in the instance folder
     "SECRET_KEYS": [],  # older keys still accepted (newest first), after SECRET_KEY
-    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",  # where unsubscribe and click links point
+    # Where unsubscribe and click links point; None: where `mailer run`/`web` serves on this
+    # machine (LOCAL_BASE_URL for other commands), so the demo's links follow its PORT.
+    "PUBLIC_BASE_URL": None,
     "ALLOW_HTTP_PUBLIC_URL": False,  # a lab may serve links over plain HTTP
     "UNSUBSCRIBE_MAILTO": "unsubscribe@gifts.example",
     "OFFER_URLS": {},  # retired: seeds the campaigns' offer links at `mailer db upgrade`
@@ -138,6 +141,18 @@ def load(app: Flask, test_config: Mapping[str, Any] | None = None) -> Settings:
 def settings(app: Flask | None = None) -> Settings:
     """The checked settings of the app (the current one by default)."""
     return (app or current_app).extensions["mailer.settings"]
+
+
+def follow_serving_address(app: Flask, host: str, port: int) -> str:
+    """Links in letters point where this machine serves (`mailer run --port 5077`, as
+    `make demo` with PORT=5077 runs it) unless PUBLIC_BASE_URL says otherwise; returns the
+    address links now use. Call it before anything forks or composes a letter."""
+    if _Reader(app.config).raw("PUBLIC_BASE_URL") is None:
+        shown = host if host in _LOCAL_HOSTS else "127.0.0.1"  # 0.0.0.0 is no address
+        shown = f"[{shown}]" if ":" in shown else shown
+        app.config["PUBLIC_BASE_URL"] = f"http://{shown}:{port}"
+        app.extensions["mailer.settings"] = read_settings(app.config)
+    return settings(app).letters.public_base_url
 
 
 def read_settings(config: Mapping[str, Any]) -> Settings:
@@ -305,7 +320,7 @@ class _Reader:
 
     def public_url(self) -> str:
         """Links in letters point here; they must be HTTPS except on this machine or a lab."""
-        url = self.text("PUBLIC_BASE_URL", "").rstrip("/")
+        url = self.text("PUBLIC_BASE_URL", LOCAL_BASE_URL).rstrip("/")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self.fail("PUBLIC_BASE_URL", "an address such as https://mail.example", url)
