@@ -11,8 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.addresses import normalise_email
-from mailer.contacts.company import company_keys, split_company
-from mailer.contacts.folding import fold
+from mailer.contacts.company import company_key_pair, company_keys, split_company
 from mailer.contacts.models import Contact
 from mailer.contacts.ownership import Holders, check_new_contact
 from mailer.contacts.phones import normalise_phone
@@ -121,6 +120,7 @@ def clean_fields(
         if "\r" in value or "\n" in value:
             raise ContactError(f"CR/LF in field {name}")
     name_, alias = split_company(texts["company"])
+    key, alias_key = company_key_pair(texts["company"])
     try:
         return ContactFields(
             email=normalise_email(email),
@@ -132,8 +132,8 @@ def clean_fields(
             position=" ".join(texts["position"].split()),
             phone=normalise_phone(phone, phone_region),
             consent=consent,
-            company_key=fold(name_),
-            company_alias_key=fold(alias),
+            company_key=key,
+            company_alias_key=alias_key,
         )
     except ValueError as exc:
         raise ContactError(str(exc)) from None
@@ -204,18 +204,21 @@ def add_contact(
     says this is a different person of the same company.
     """
     is_known = session.scalar(select(Contact.id).where(Contact.email == fields.email))
-    if is_known or check_new_contact(
+    refusal = check_new_contact(
         Holders.of(session.connection(), [fields]),
         fields,
         owner.id,
         is_same_company_ok=is_same_company_ok,
-    ):
-        # The error lists the matching contacts and their owners, as `contacts check` does.
+    )
+    if is_known or refusal:
+        # The error lists the matching contacts and their owners, as `contacts check` does:
+        # the e-mail's, or every contact of the managers the refusal names.
+        holders = set(refusal.owner_ids) if refusal else set()
         matches = find_existing(
             session, email=fields.email, phone=fields.phone, company=fields.company
         )
         raise DuplicateContactError(
-            [m for m in matches if m.matched_by == "email" or not is_same_company_ok]
+            [m for m in matches if m.matched_by == "email" or m.contact.owner_id in holders]
         )
     consent = fields.consent or Consent()
     contact = Contact(
