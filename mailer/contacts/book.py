@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailer.contacts.addresses import normalise_email
 from mailer.contacts.company import company_key_pair, company_keys, split_company
+from mailer.contacts.folding import strip_invisible
 from mailer.contacts.models import Contact
 from mailer.contacts.ownership import Holders, check_new_contact
 from mailer.contacts.phones import normalise_phone
@@ -79,21 +79,6 @@ class ContactFields:
             "position": self.position,
             "phone": self.phone,
         }
-
-
-# Invisible format characters (Unicode category Cf): bidi embeddings, overrides and isolates,
-# the LRM/RLM/ALM marks, zero-width spaces and joiners, word joiner and invisible operators,
-# BOM, soft hyphen, tag characters. In a name they reach the From: display name and the
-# letter unseen: U+202E turns "Иван" into "навИ" on screen and hides what a name really says.
-_INVISIBLE = re.compile(
-    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
-    "\ufeff\ufff9-\ufffb\U000e0001-\U000e007f]"
-)
-
-
-def strip_invisible(text: str) -> str:
-    """The text without invisible format characters (bidi controls, zero-widths, soft hyphens)."""
-    return text if text.isascii() else _INVISIBLE.sub("", text)
 
 
 def clean_fields(

@@ -28,3 +28,18 @@ def fold_words(text: str) -> tuple[str, ...]:
     """
     words = fold(text.translate(_DASHES)).split(" ")
     return tuple(w for w in (w.strip(".,;:!?()[]{}/\\|*") for w in words) if w)
+
+
+# Invisible format characters (Unicode category Cf): bidi embeddings, overrides and isolates,
+# the LRM/RLM/ALM marks, zero-width spaces and joiners, word joiner and invisible operators,
+# BOM, soft hyphen, tag characters. In a name they reach the From: display name and the
+# letter unseen: U+202E turns "Иван" into "навИ" on screen and hides what a name really says.
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+    "\ufeff\ufff9-\ufffb\U000e0001-\U000e007f]"
+)
+
+
+def strip_invisible(text: str) -> str:
+    """The text without invisible format characters (bidi controls, zero-widths, soft hyphens)."""
+    return text if text.isascii() else _INVISIBLE.sub("", text)
