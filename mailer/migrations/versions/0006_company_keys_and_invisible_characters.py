@@ -16,7 +16,7 @@ Revision ID: 0006
 Revises: 0005
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,7 +47,7 @@ contacts = sa.table(
 managers = sa.table("managers", sa.column("id", sa.Integer), sa.column("name", sa.String))
 
 
-def _batches(connection: sa.Connection, table: sa.TableClause) -> Iterator[list[Any]]:
+def _batches(connection: sa.Connection, table: sa.TableClause) -> Iterator[Sequence[Any]]:
     """The table's rows by id, a batch at a time, so memory stays flat on a big book."""
     last = 0
     while rows := connection.execute(
