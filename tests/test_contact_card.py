@@ -88,6 +88,34 @@ def test_transfer_says_why_nothing_moved(runner, session, ivan):
     assert result.output == "transferred 1 of 1 contact to Пётр Петров\n"
 
 
+def test_lists_show_idn_emails_in_unicode(runner, ivan, client):
+    for args in (["check", "--email", "ivan@xn--80a1acny.xn--p1ai"], ["abandoned", "--days", "0"]):
+        result = runner.invoke(args=["mailer", "contacts", *args])
+        assert "ivan@почта.рф" in result.output and "xn--" not in result.output, args
+    page = client.get("/check", query_string={"q": "ivan@почта.рф"}).get_data(as_text=True)
+    assert "ivan@почта.рф" in page and "xn--" not in page
+
+
+def test_transfer_to_an_inactive_manager_is_one_line(runner, session, ivan):
+    make_manager(session, name="Ушедший", email="gone@gifts.example").is_active = False
+    session.commit()
+    result = runner.invoke(
+        args=[
+            "mailer",
+            "contacts",
+            "transfer",
+            "--email",
+            "ivan@почта.рф",
+            "--to",
+            "gone@gifts.example",
+        ]
+    )
+    assert result.exit_code == 1
+    assert (
+        result.output == "Error: Ушедший <gone@gifts.example> is not active; activate them first\n"
+    )
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_an_export_shows_russian_tag_names_and_unicode_emails_that_import_back(
     session, tmp_path, ivan, suffix

@@ -137,10 +137,10 @@ class ExistingMatch:
 
     def describe(self) -> str:
         c = self.contact
-        who = c.full_name or c.email
+        who = c.full_name or c.email_display
         company = f", {c.company_display}" if c.company_display else ""
         return (
-            f"{self.matched_by} matches {who} <{c.email}>{company}, "
+            f"{self.matched_by} matches {who} <{c.email_display}>{company}, "
             f"owned by {c.owner.name} <{c.owner.email}>"
         )
 
