@@ -126,3 +126,11 @@ def test_a_company_the_importing_owner_also_holds_is_theirs(session, tmp_path):
     assert reason.startswith(
         "owned by someone else: company 'Тойота' belongs to Анна Смирнова, Пётр Петров"
     )
+
+
+def test_checking_a_bare_legal_form_asks_for_the_name(runner, client, anna_owns):
+    result = runner.invoke(args=["mailer", "contacts", "check", "--company", "«ООО»"])
+    assert result.exit_code == 1
+    assert result.output == "Error: company '«ООО»' is only a legal form: give its name\n"
+    page = client.get("/check", query_string={"q": "ООО"}).get_data(as_text=True)
+    assert "only a legal form" in page and "можно добавлять" not in page

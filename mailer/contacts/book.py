@@ -171,6 +171,9 @@ def find_existing(
             ),
             "company",
         )
+    elif company and company.strip() and not (email or phone):
+        # `ООО` alone names no company: "nobody owns it" would be a false all-clear.
+        raise ContactError(f"company '{company.strip()}' is only a legal form: give its name")
     return list(matches.values())
 
 
