@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from mailer.contacts.folding import fold, fold_words
+from mailer.contacts.folding import drop_quotes, fold, fold_words
 
 # The last bracketed group at the end is the alias; inner brackets stay part of the name.
 _ALIAS_AT_END = re.compile(r"^(?P<name>.*?\S)\s*\((?P<alias>[^()]+)\)\s*$", re.S)
@@ -62,6 +62,12 @@ LEGAL_FORM_PHRASES: tuple[tuple[str, ...], ...] = tuple(
 )
 
 
+# Phrases by their first word, longest first: most words of a name start none.
+_PHRASES_BY_FIRST_WORD: dict[str, tuple[tuple[str, ...], ...]] = {}
+for _phrase in LEGAL_FORM_PHRASES:
+    _PHRASES_BY_FIRST_WORD[_phrase[0]] = (*_PHRASES_BY_FIRST_WORD.get(_phrase[0], ()), _phrase)
+
+
 @lru_cache(maxsize=65536)
 def company_display(name: str, alias: str) -> str:
     """The company as people write it: `Тойота (Toyota)`."""
@@ -88,12 +94,14 @@ def company_key(text: str) -> str:
     kept: list[str] = []
     i = 0
     while i < len(words):
-        phrase = next((p for p in LEGAL_FORM_PHRASES if words[i : i + len(p)] == p), None)
+        word = words[i]
+        starting = _PHRASES_BY_FIRST_WORD.get(word, ())
+        phrase = next((p for p in starting if words[i : i + len(p)] == p), None)
         if phrase:
             i += len(phrase)
             continue
-        if words[i].replace(".", "") not in LEGAL_FORM_WORDS:
-            kept.append(words[i])
+        if (word.replace(".", "") if "." in word else word) not in LEGAL_FORM_WORDS:
+            kept.append(word)
         i += 1
     return " ".join(kept)
 
@@ -104,7 +112,7 @@ def company_key_pair(raw: str) -> tuple[str, str]:
     Split after dropping quotes, so `ООО «Тойота (Toyota)»` has the alias `Toyota` as
     `Тойота (Toyota)` has.
     """
-    name, alias = split_company(fold(raw))
+    name, alias = split_company(drop_quotes(raw))
     return company_key(name), company_key(alias)
 
 

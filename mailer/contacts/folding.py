@@ -20,6 +20,11 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def drop_quotes(text: str) -> str:
+    """The text without quotes of any kind."""
+    return text.translate(_QUOTES)
+
+
 @lru_cache(maxsize=65536)
 def fold_words(text: str) -> tuple[str, ...]:
     """`fold`, with hyphens and dashes as spaces, split into words without edge punctuation.
