@@ -131,7 +131,7 @@ def test_it_exports_csv_that_excel_opens_as_it_is(session, tmp_path):
         "Директор по закупкам",
         "ivan@toyota.example",
         "'+79161234567",
-        "construction, ny_sep",
+        "Строители, Сентябрь",
         "anna@gifts.example",
         ivan.consent_at.date().isoformat(),
     ]
@@ -228,7 +228,7 @@ def test_the_export_command_writes_the_file_and_says_how_many(runner, session, t
     )
 
     assert result.exit_code == 0, result.output
-    assert f"exported 1 contacts to {path}" in result.output
+    assert f"exported 1 contact to {path}" in result.output
     rows = read_csv(path)
     assert rows[1][:6] == [
         "'-",

@@ -158,7 +158,7 @@ def test_abandoned_cli_prints_owners_and_contacts(runner, session):
     result = runner.invoke(args=["mailer", "contacts", "abandoned", "--days", "30"])
     assert result.exit_code == 0, result.output
     assert "Анна" in result.output and contact.email in result.output
-    assert "1 contacts without a note for 30 days" in result.output
+    assert "1 contact without a note for 30 days" in result.output
 
 
 def test_note_and_history_cli(runner, session):

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -75,3 +76,19 @@ def _validate(value: str) -> str:
     except EmailNotValidError as exc:
         raise BadEmailError(f"bad e-mail '{value}': {exc}") from None
     return result.ascii_email or result.normalized
+
+
+@lru_cache(maxsize=65536)
+def display_email(address: str) -> str:
+    """The address as people read it: an IDN domain in Unicode (`ivan@почта.рф`).
+
+    The book stores and sends the ASCII form (`xn--80a1acny.xn--p1ai`); lists, cards and
+    exports show this one, which the importer turns back into the stored form.
+    """
+    local, at, domain = address.rpartition("@")
+    if not at or "xn--" not in domain:
+        return address
+    try:
+        return f"{local}@{idna.decode(domain)}"
+    except UnicodeError:  # idna.IDNAError and its kin
+        return address

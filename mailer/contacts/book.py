@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,8 +10,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.addresses import normalise_email
-from mailer.contacts.company import company_keys, split_company
-from mailer.contacts.folding import fold
+from mailer.contacts.company import company_key_pair, company_keys, split_company
+from mailer.contacts.folding import strip_invisible
 from mailer.contacts.models import Contact
 from mailer.contacts.ownership import Holders, check_new_contact
 from mailer.contacts.phones import normalise_phone
@@ -82,21 +81,6 @@ class ContactFields:
         }
 
 
-# Invisible format characters (Unicode category Cf): bidi embeddings, overrides and isolates,
-# the LRM/RLM/ALM marks, zero-width spaces and joiners, word joiner and invisible operators,
-# BOM, soft hyphen, tag characters. In a name they reach the From: display name and the
-# letter unseen: U+202E turns "Иван" into "навИ" on screen and hides what a name really says.
-_INVISIBLE = re.compile(
-    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
-    "\ufeff\ufff9-\ufffb\U000e0001-\U000e007f]"
-)
-
-
-def strip_invisible(text: str) -> str:
-    """The text without invisible format characters (bidi controls, zero-widths, soft hyphens)."""
-    return text if text.isascii() else _INVISIBLE.sub("", text)
-
-
 def clean_fields(
     *,
     email: str,
@@ -121,6 +105,7 @@ def clean_fields(
         if "\r" in value or "\n" in value:
             raise ContactError(f"CR/LF in field {name}")
     name_, alias = split_company(texts["company"])
+    key, alias_key = company_key_pair(texts["company"])
     try:
         return ContactFields(
             email=normalise_email(email),
@@ -132,8 +117,8 @@ def clean_fields(
             position=" ".join(texts["position"].split()),
             phone=normalise_phone(phone, phone_region),
             consent=consent,
-            company_key=fold(name_),
-            company_alias_key=fold(alias),
+            company_key=key,
+            company_alias_key=alias_key,
         )
     except ValueError as exc:
         raise ContactError(str(exc)) from None
@@ -152,10 +137,10 @@ class ExistingMatch:
 
     def describe(self) -> str:
         c = self.contact
-        who = c.full_name or c.email
+        who = c.full_name or c.email_display
         company = f", {c.company_display}" if c.company_display else ""
         return (
-            f"{self.matched_by} matches {who} <{c.email}>{company}, "
+            f"{self.matched_by} matches {who} <{c.email_display}>{company}, "
             f"owned by {c.owner.name} <{c.owner.email}>"
         )
 
@@ -186,6 +171,9 @@ def find_existing(
             ),
             "company",
         )
+    elif company and company.strip() and not (email or phone):
+        # `ООО` alone names no company: "nobody owns it" would be a false all-clear.
+        raise ContactError(f"company '{company.strip()}' is only a legal form: give its name")
     return list(matches.values())
 
 
@@ -204,18 +192,21 @@ def add_contact(
     says this is a different person of the same company.
     """
     is_known = session.scalar(select(Contact.id).where(Contact.email == fields.email))
-    if is_known or check_new_contact(
+    refusal = check_new_contact(
         Holders.of(session.connection(), [fields]),
         fields,
         owner.id,
         is_same_company_ok=is_same_company_ok,
-    ):
-        # The error lists the matching contacts and their owners, as `contacts check` does.
+    )
+    if is_known or refusal:
+        # The error lists the matching contacts and their owners, as `contacts check` does:
+        # the e-mail's, or every contact of the managers the refusal names.
+        holders = set(refusal.owner_ids) if refusal else set()
         matches = find_existing(
             session, email=fields.email, phone=fields.phone, company=fields.company
         )
         raise DuplicateContactError(
-            [m for m in matches if m.matched_by == "email" or not is_same_company_ok]
+            [m for m in matches if m.matched_by == "email" or m.contact.owner_id in holders]
         )
     consent = fields.consent or Consent()
     contact = Contact(

@@ -1,4 +1,4 @@
-"""`mailer contacts`: check, add, import, export, transfer, notes, abandoned."""
+"""`mailer contacts`: check, add, show, import, export, transfer, notes, abandoned."""
 
 from __future__ import annotations
 
@@ -19,12 +19,15 @@ from mailer.contacts.book import (
     find_existing,
     select_contacts,
 )
+from mailer.contacts.candidates import group_candidates, owners_of
+from mailer.contacts.card import contact_card, history_line
 from mailer.contacts.exporting import export_contacts
 from mailer.contacts.importing import import_contacts
 from mailer.contacts.models import HistoryKind
 from mailer.contacts.notes import abandoned_contacts, add_note, contact_history
 from mailer.contacts.transfers import transfer_contacts
 from mailer.managers.services import find_manager
+from mailer.plurals import plural_en
 from mailer.tags.taxonomy import resolve_tags
 from mailer.unit_of_work import unit_of_work
 
@@ -50,8 +53,12 @@ def check_command(email: str | None, phone: str | None, company: str | None) -> 
         if not matches:
             click.echo("not in the contact book")
             return
-        for match in matches:
-            click.echo(match.describe())
+        candidates = group_candidates(matches)
+        if len(candidates) > 1:
+            owners = ", ".join(o.name for o in owners_of(candidates))
+            click.echo(f"{plural_en(len(candidates), 'candidate')}, owned by {owners}:")
+        for candidate in candidates:
+            click.echo(candidate.describe())
     sys.exit(1)
 
 
@@ -109,7 +116,7 @@ def add_command(
             tags=resolve_tags(session, tag_line),
             is_same_company_ok=same_company,
         )
-        click.echo(f"added {contact.email}, owner {contact.owner.name}")
+        click.echo(f"added {contact.email_display}, owner {contact.owner.name}")
 
 
 @contacts.command("tag")
@@ -188,7 +195,7 @@ def export_command(file: Path, owner: str | None) -> None:
     with unit_of_work(commit=False) as session:
         manager = find_manager(session, owner) if owner else None
         count = export_contacts(session, file, owner=manager)
-    click.echo(f"exported {count} contacts to {file}")
+    click.echo(f"exported {plural_en(count, 'contact')} to {file}")
 
 
 @contacts.command("transfer")
@@ -228,10 +235,18 @@ def transfer_command(
         if emails:
             for email in emails:
                 find_contact(session, email)  # an unknown e-mail is an error, not a no-op
+        if not selected:
+            raise click.ClickException(
+                "no contact matches the given --email/--from/--tag/--company"
+            )
         to = find_manager(session, to_ref)
         by = find_manager(session, by_ref) if by_ref else None
+        already = sum(c.owner_id == to.id for c in selected)
         moved = transfer_contacts(session, selected, to, by=by, reason=reason)
-        click.echo(f"transferred {moved} of {len(selected)} contacts to {to.name}")
+        line = f"transferred {moved} of {plural_en(len(selected), 'contact')} to {to.name}"
+        if already:
+            line += f"; {already} already belonged to {to.name}"
+        click.echo(line)
 
 
 @contacts.command("note")
@@ -245,7 +260,7 @@ def note_command(email: str, text: str, kind: str, by_ref: str | None) -> None:
         contact = find_contact(session, email)
         author = find_manager(session, by_ref) if by_ref else contact.owner
         add_note(session, contact, text, kind=HistoryKind(kind), author=author)
-        click.echo(f"{kind} noted on {contact.email}")
+        click.echo(f"{kind} noted on {contact.email_display}")
 
 
 @contacts.command("history")
@@ -255,15 +270,7 @@ def history_command(email: str) -> None:
     with unit_of_work(commit=False) as session:
         contact = find_contact(session, email)
         for entry in contact_history(session, contact):
-            who = entry.author.name if entry.author else "system"
-            line = f"{entry.created_at:%Y-%m-%d %H:%M} UTC  {entry.kind.value:<8} {who}"
-            if entry.kind is HistoryKind.TRANSFER:
-                src = entry.from_manager.name if entry.from_manager else "?"
-                dst = entry.to_manager.name if entry.to_manager else "?"
-                line += f": {src} → {dst}"
-            if entry.body:
-                line += f": {entry.body}"
-            click.echo(line)
+            click.echo(history_line(entry))
 
 
 @contacts.command("abandoned")
@@ -280,5 +287,25 @@ def abandoned_command(days: int) -> None:
             last = f"last note {row.last_note_at:%Y-%m-%d}" if row.last_note_at else "no notes"
             name = row.contact.full_name or "-"
             company = row.contact.company_display
-            click.echo(f"  {row.contact.email}\t{name}\t{company}\t{last}")
-        click.echo(f"{len(rows)} contacts without a note for {days} days")
+            click.echo(f"  {row.contact.email_display}\t{name}\t{company}\t{last}")
+        click.echo(f"{plural_en(len(rows), 'contact')} without a note for {plural_en(days, 'day')}")
+
+
+@contacts.command("show")
+@click.argument("email")
+@click.option("--history", "history", type=click.IntRange(min=0), default=5, show_default=True)
+def show_command(email: str, history: int) -> None:
+    """A contact's card: fields, tags, owner, consent, the letters' greeting, last history."""
+    with unit_of_work(commit=False) as session:
+        card = contact_card(session, find_contact(session, email), history)
+        click.echo(card.title)
+        width = max(len(label) for label, _ in card.fields) + 1
+        for label, value in card.fields:
+            click.echo(f"  {label + ':':<{width}} {value or '-'}")
+        shown = len(card.history)
+        click.echo(
+            f"history: {plural_en(card.history_total, 'entry', 'entries')}"
+            + (f", the last {shown}:" if shown < card.history_total else (":" if shown else ""))
+        )
+        for line in card.history:
+            click.echo(f"  {line}")

@@ -241,15 +241,7 @@ class _ChunkStore:
         refusal = check_new_contact(
             holders, f, owner_id, is_same_company_ok=self.is_same_company_ok
         )
-        if refusal is None:
-            return None
-        whose = (
-            "owned by someone else" if refusal.is_someone_else else "already in the contact book"
-        )
-        return (
-            f"{whose}: {refusal.what} belongs to {self.names[refusal.owner_id]}"
-            " (use --allow-same-company for a different person of that company)"
-        )
+        return refusal.reason(self.names) if refusal else None
 
 
 @dataclass

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mailer.contacts.addresses import display_email
 from mailer.contacts.company import company_display
 from mailer.db import Base, UTCDateTime, str_enum, utcnow
 from mailer.managers.models import Manager
@@ -56,6 +57,11 @@ class Contact(Base):
     def company_display(self) -> str:
         """The company as people write it: `Тойота (Toyota)`."""
         return company_display(self.company_name, self.company_alias)
+
+    @property
+    def email_display(self) -> str:
+        """The e-mail as people read it: an IDN domain in Unicode (stored in ASCII)."""
+        return display_email(self.email)
 
     @property
     def full_name(self) -> str:

@@ -1,13 +1,16 @@
-"""Check before adding: a new contact whose phone or company is in the book is refused.
+"""Check before adding: a new contact whose phone or company another manager holds is refused.
 
 One rule for `mailer contacts add` and the import alike (README, "The contact book's
-rules"): a match by phone, or by company in either spelling, is refused with the name of
-the match's owner unless the caller says the new contact is a different person of the same
-company (`--same-company`, `--allow-same-company`). Whose the match is does not change the
-answer: a manager's own contact with the same phone is as likely the same person as a
-colleague's, and the refusal says whether the holder is someone else. The e-mail is each
-caller's own first check, before this one: `add` refuses a known e-mail outright and the
-import updates the contact it names.
+rules"): two managers must not own one client. A new contact whose phone, or whose company
+in either spelling (`company.company_key`), is held by other managers and not by its own
+owner is refused, naming every one of those holders, unless the caller says it is a
+different person of the same company (`--same-company`, `--allow-same-company`). When the
+new contact's own owner already holds that phone or company, it is another person of a
+client they already work with, and it is added, whoever else holds the match too: the
+refusal would name a colleague for a client the owner has. A company's two keys (its name
+and its alias) are one company: holding it under either spelling is holding it. The e-mail
+is each caller's own first check, before this one: `add` refuses a known e-mail outright
+and the import updates the contact it names.
 
 The lookups take a whole batch of new contacts at once: one query per kind of key, each
 binding the batch's keys as one list parameter, so the import checks a chunk of thousands
@@ -16,7 +19,7 @@ of rows with three queries and `add` checks its one contact the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -50,11 +53,18 @@ _ALIAS_HOLDERS = (
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a new contact is refused: what matched, and the owner to name."""
+    """Why a new contact is refused: what matched, and every other manager who holds it."""
 
     what: str  # "phone +79161234567" or "company 'Тойота (Toyota)'"
-    owner_id: int  # another owner when one holds the match, else the new contact's own
-    is_someone_else: bool
+    owner_ids: tuple[int, ...]  # the holders, never the new contact's own owner
+
+    def reason(self, names: Mapping[int, str]) -> str:
+        """The reject reason of an import row, naming the holders."""
+        holders = ", ".join(sorted(names[i] for i in self.owner_ids))
+        return (
+            f"owned by someone else: {self.what} belongs to {holders}"
+            " (use --allow-same-company for a different person of that company)"
+        )
 
 
 def held_keys(f: ContactFields) -> list[tuple[str, str]]:
@@ -101,13 +111,13 @@ def check_new_contact(
     holders: Holders, f: ContactFields, owner_id: int, *, is_same_company_ok: bool
 ) -> Refusal | None:
     """The check before adding a contact whose e-mail is not in the book: None to add it,
-    or why not. The rule is about two managers owning one company: a match held only by
-    the new contact's own owner is another person of a client they already work with."""
+    or why not (see the module's docstring for the rule)."""
     if is_same_company_ok:
         return None
-    for kind, key in held_keys(f):
-        others = holders.by_key.get((kind, key), set()) - {owner_id}
-        if others:
-            what = f"phone {key}" if kind == PHONE else f"company '{f.company}'"
-            return Refusal(what, min(others), is_someone_else=True)
+    keys = held_keys(f)
+    for kind, what in ((PHONE, f"phone {f.phone}"), (COMPANY, f"company '{f.company}'")):
+        owners = [holders.by_key.get(key, set()) for key in keys if key[0] == kind]
+        held_by = set().union(*owners)
+        if held_by and owner_id not in held_by:
+            return Refusal(what, tuple(sorted(held_by)))
     return None

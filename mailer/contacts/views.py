@@ -7,9 +7,11 @@ from sqlalchemy import func, select
 
 from mailer.config import settings
 from mailer.contacts.book import find_existing
+from mailer.contacts.candidates import Candidate, group_candidates, owners_of
 from mailer.contacts.models import Contact
 from mailer.db import session_scope
 from mailer.managers.models import Manager
+from mailer.plurals import plural_ru
 
 bp = Blueprint("book", __name__)
 
@@ -28,7 +30,7 @@ def index() -> str:
 def check() -> str:
     """Who already owns a contact: by e-mail, phone or company (either spelling)."""
     query = request.args.get("q", "").strip()
-    matches, error = [], None
+    candidates, error = [], None
     if query:
         try:
             with session_scope() as session:
@@ -37,9 +39,18 @@ def check() -> str:
                     **{_query_kind(query): query},
                     phone_region=settings().default_phone_region,
                 )
+                candidates = group_candidates(matches)
+                # Rendered here: the candidates' contacts and owners are read as it renders.
+                return render_template(
+                    "pages/check.html",
+                    query=query,
+                    candidates=candidates,
+                    summary=_summary(candidates),
+                    error=None,
+                )
         except ValueError as exc:
             error = str(exc)
-    return render_template("pages/check.html", query=query, matches=matches, error=error)
+    return render_template("pages/check.html", query=query, candidates=candidates, error=error)
 
 
 def _query_kind(query: str) -> str:
@@ -48,3 +59,13 @@ def _query_kind(query: str) -> str:
         return "email"
     digits = sum(ch.isdigit() for ch in query)
     return "phone" if digits >= 7 and digits >= len(query.replace(" ", "")) * 0.7 else "company"
+
+
+def _summary(candidates: list[Candidate]) -> str:
+    """`Найдено 2 совпадения у 2 владельцев: Анна, Пётр`, or "" for one candidate or none."""
+    if len(candidates) < 2:
+        return ""
+    owners = owners_of(candidates)
+    found = plural_ru(len(candidates), "совпадение", "совпадения", "совпадений")
+    at = plural_ru(len(owners), "владельца", "владельцев", "владельцев")
+    return f"Найдено {found} у {at}: " + ", ".join(o.name for o in owners)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 import click
 from flask.cli import AppGroup
@@ -18,6 +16,7 @@ from mailer.delivery.models import LetterStatus
 from mailer.delivery.send_now import send_planned_now
 from mailer.letters.composing import compose_letter, letter_tag
 from mailer.letters.greeting import greet
+from mailer.letters.greeting_csv import GreetingFileError, greet_file
 from mailer.letters.links import tag_link_ids
 from mailer.letters.preview import readable_view
 from mailer.letters.rendering import LetterKind
@@ -96,9 +95,6 @@ def send_now_command(email: str, tag_code: str, year: int | None) -> None:
     click.echo(f"sent {tag_code} letter {result.letter_id} to {email} ({result.message_id})")
 
 
-NAME_COLUMNS = ("first_name", "middle_name", "last_name")
-
-
 @click.command("greeting")
 @click.argument("name", required=False)
 @click.option("--middle", "middle_name", default=None, help="Patronymic (middle name) field.")
@@ -108,8 +104,9 @@ NAME_COLUMNS = ("first_name", "middle_name", "last_name")
     "csv_path",
     metavar="FILE",
     default=None,
-    help="CSV with first_name,middle_name,last_name columns ('-' for stdin); "
-    "rows are written to stdout with a greeting column appended.",
+    help="A contact file as `contacts import` reads it (CSV or XLSX, the export's Russian "
+    "headers or first_name,middle_name,last_name; '-' for stdin); rows are written to "
+    "stdout with a greeting column appended.",
 )
 @click.option("--explain", is_flag=True, help="Also show why this greeting was chosen.")
 def greeting_command(
@@ -134,52 +131,8 @@ def greeting_command(
 
 
 def _greet_csv(path: str, explain: bool) -> None:
-    """Copy the CSV to stdout, adding the greeting (and reason) to every row."""
+    """Copy the file's rows to stdout, adding the greeting (and reason) to every row."""
     try:
-        if path == "-":
-            with click.open_file("-", encoding="utf-8-sig") as stream:
-                _write_rows(stream, path, explain)
-        else:
-            # utf-8-sig drops the byte-order mark that Excel puts in front of UTF-8 files.
-            with open(path, encoding="utf-8-sig", newline="") as stream:
-                _write_rows(stream, path, explain)
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise click.ClickException(f"{path} is not UTF-8 text: {exc.reason}") from exc
-    except csv.Error as exc:
-        raise click.ClickException(f"{path} is not a readable CSV file: {exc}") from exc
-
-
-def _write_rows(stream: IO[str], path: str, explain: bool) -> None:
-    reader = csv.reader(stream)
-    header = next(reader, None)
-    if header is None:
-        raise click.ClickException(f"{path} is empty: expected a header row")
-    names = [column.strip() for column in header]
-    missing = [column for column in NAME_COLUMNS if column not in names]
-    if missing:
-        raise click.ClickException(
-            f"{path} lacks the column(s) {', '.join(missing)}; found: {', '.join(names) or '-'}"
-        )
-    index = {column: names.index(column) for column in NAME_COLUMNS}
-    added = ["greeting"] + (["greeting_reason"] if explain else [])
-    # Re-running on its own output refreshes the added columns instead of doubling them.
-    slots = [names.index(c) if c in names else None for c in added]
-    out_header = list(header) + [c for c, slot in zip(added, slots, strict=True) if slot is None]
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(out_header)
-    for row in reader:
-        if not row:  # a blank line stays a blank line
-            writer.writerow(row)
-            continue
-        fields = [row[i] if i < len(row) else "" for i in index.values()]
-        result = greet(*fields)
-        values = [result.text, result.reason][: len(added)]
-        out = list(row) + [""] * (len(header) - len(row))
-        for value, slot in zip(values, slots, strict=True):
-            if slot is None:
-                out.append(value)
-            else:
-                out[slot] = value
-        writer.writerow(out)
+        greet_file(path, sys.stdout, explain=explain)
+    except GreetingFileError as exc:
+        raise click.ClickException(str(exc)) from None
