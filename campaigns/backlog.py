@@ -35,7 +35,7 @@ _MOVE = (
     .where(
         _LETTERS.c.id == bindparam("letter_id"),
         _LETTERS.c.due_at == bindparam("was_due"),  # another worker's re-pacing came first
-        _LETTERS.c.status.in_(DUE_STATUSES),
+        CLAIMABLE,  # still waiting (an expanding IN cannot go into an executemany)
     )
     .values(
         due_at=bindparam("at"),
