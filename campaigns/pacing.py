@@ -6,6 +6,9 @@ day instead of a burst on the first one. A window too full for the cap starts ea
 its overflow goes to the fewest working days just before it, and that is reported.
 Windows are placed latest-starting first, so an overflow pushes into days that only
 earlier windows (placed after it) would want, and cascades backwards, never forwards.
+
+A backlog (letters whose time passed while nothing was sending) is caught up the other
+way: from now on, each working day filled up to the cap, in working hours (`catch_up`).
 """
 
 from __future__ import annotations
@@ -182,11 +185,51 @@ def _overflow(
     return days, counts
 
 
-def _moments(
-    day: date, n: int, schedule: OwnerSchedule, zone: ZoneInfo, rng: random.Random
+def catch_up(
+    n: int,
+    schedule: OwnerSchedule,
+    cal: WorkCalendar,
+    *,
+    now: datetime,
+    booked: Mapping[date, int] | None = None,
+    seed: int | str = 0,
 ) -> list[datetime]:
-    """n send times on one day inside working hours, spread out with uneven gaps, in UTC."""
-    opens = _seconds(schedule.work_starts_at)
+    """Send times (aware UTC, earliest first) for up to n overdue letters of one owner:
+    the rest of today's working hours, then each next working day, never more a day than
+    the cap with what is `booked` (local days) counted. Fewer than n: no room within
+    MAX_DAYS_EARLIER working days (or a cap of 0)."""
+    zone = ZoneInfo(schedule.timezone)
+    local = now.astimezone(zone)
+    booked = booked or {}
+    times: list[datetime] = []
+    day = local.date()
+    for _ in range(MAX_DAYS_EARLIER * 2):
+        if len(times) >= n:
+            break
+        opens = _seconds(schedule.work_starts_at)
+        if day == local.date():  # today: from the next minute on, if hours are left
+            opens = max(opens, _seconds(local.time()) + 60)
+        room = schedule.daily_cap - booked.get(day, 0)
+        if room > 0 and cal.is_working_day(day) and opens < _seconds(schedule.work_ends_at):
+            count = min(room, n - len(times))
+            rng = random.Random(f"{seed}|catch-up|{day}")
+            times += _moments(day, count, schedule, zone, rng, opens=opens)
+        day += timedelta(days=1)
+    return times
+
+
+def _moments(
+    day: date,
+    n: int,
+    schedule: OwnerSchedule,
+    zone: ZoneInfo,
+    rng: random.Random,
+    *,
+    opens: int | None = None,
+) -> list[datetime]:
+    """n send times on one day inside working hours (from `opens` seconds after midnight,
+    if given), spread out with uneven gaps, in UTC."""
+    opens = _seconds(schedule.work_starts_at) if opens is None else opens
     closes = _seconds(schedule.work_ends_at)
     slot = (closes - opens) / n
     offsets = []
@@ -203,7 +246,7 @@ def _moments(
     offsets.sort()
 
     midnight = datetime.combine(day, time())
-    first = zone.utcoffset(datetime.combine(day, schedule.work_starts_at))
+    first = zone.utcoffset(midnight + timedelta(seconds=opens))
     last = zone.utcoffset(datetime.combine(day, schedule.work_ends_at))
     if first is not None and first == last:  # no clock change in working hours: one offset
         base = (midnight - first).replace(tzinfo=UTC)

@@ -159,6 +159,13 @@ def _explain_letter(
         )
     if letter.status in (LetterStatus.PLANNED, LetterStatus.DEFERRED, LetterStatus.SENDING):
         reasons = [when, f"from {sender}"]
+        if letter.first_planned_at is not None:
+            was = letter.first_planned_at.astimezone(ZoneInfo(owner.timezone))
+            reasons.insert(
+                1,
+                f"moved from {was:%Y-%m-%d %H:%M} after a delivery backlog "
+                f"(at most {owner.daily_cap} a day)",
+            )
         if block:
             reasons.append(f"but {block} now: it will be cancelled at sending")
         if letter.status is LetterStatus.DEFERRED:

@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_BATCH": 250,
     "WORKER_CONCURRENCY": 4,  # SMTP sessions in flight per process
     "WORKER_PROCESSES": None,  # None: one per CPU core (`mailer deliver`, `mailer worker`)
+    "WORKER_CLAIM_LEASE": 60,  # seconds a claim lives unrenewed: a dead worker's letters return
 }
 
 
@@ -81,6 +82,7 @@ class WorkerSettings:
     batch: int
     concurrency: int
     processes: int | None  # None: one per CPU core
+    claim_lease: float = 60.0  # seconds; renewed every quarter of it while a batch is out
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,7 @@ def read_settings(config: Mapping[str, Any]) -> Settings:
             batch=reader.integer("WORKER_BATCH", 250, low=1),
             concurrency=reader.integer("WORKER_CONCURRENCY", 4, low=1),
             processes=reader.integer("WORKER_PROCESSES", 0, low=0) or None,
+            claim_lease=reader.number("WORKER_CLAIM_LEASE", 60.0),
         ),
         tracking=TrackingSettings(
             journal_dir=Path(reader.text("CLICK_JOURNAL_DIR", "clicks")),

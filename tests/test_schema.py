@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 import campaigns.models  # noqa: F401  (the campaigns tables are part of the schema)
 from campaigns.defaults import seed_campaigns
@@ -93,7 +93,12 @@ def test_0003_keeps_planned_letters_and_still_refuses_a_letter_off_its_campaigns
     schema.upgrade(engine, "0003")
     assert schema.current_revision(engine) == "0003"
     with Session(engine) as session:
-        letters = list(session.scalars(select(Letter).order_by(Letter.id)))
+        # Only the columns 0003 has (later revisions add more).
+        at_0003 = load_only(
+            Letter.contact_id, Letter.kind, Letter.campaign_id, Letter.tag_id,
+            Letter.planned_at, Letter.due_at, Letter.expires_at,
+        )  # fmt: skip
+        letters = list(session.scalars(select(Letter).options(at_0003).order_by(Letter.id)))
         assert [letter.contact_id for letter in letters] == [contact_id, contact_id]
         mar8, feb23 = sorted(letters, key=lambda letter: letter.kind != "mar8")
         values = {
@@ -104,11 +109,11 @@ def test_0003_keeps_planned_letters_and_still_refuses_a_letter_off_its_campaigns
             "due_at": mar8.due_at,
             "expires_at": mar8.expires_at,
         }
-        off_tag = Letter(**values, campaign_id=mar8.campaign_id, tag_id=feb23.tag_id)
-        again = Letter(**values | {"year": 2027}, campaign_id=mar8.campaign_id, tag_id=mar8.tag_id)
-        for letter in (off_tag, again):
+        off_tag = values | {"campaign_id": mar8.campaign_id, "tag_id": feb23.tag_id}
+        again = values | {"year": 2027, "campaign_id": mar8.campaign_id, "tag_id": mar8.tag_id}
+        for letter in (off_tag, again):  # a Core insert names only the columns 0003 has
             with pytest.raises(IntegrityError), session.begin_nested():
-                session.add(letter)
+                session.execute(insert(Letter.__table__).values(letter))
     engine.dispose()
 
 

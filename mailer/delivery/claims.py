@@ -8,24 +8,41 @@ workers do not even wait for each other.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, Self, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, Engine, case, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from mailer.delivery.models import CLAIMABLE, DUE_STATUSES, IN_FLIGHT, Letter, LetterStatus
 
-# A claim older than this belongs to a worker that died (a send takes seconds, not minutes).
-STALE_CLAIM = timedelta(minutes=10)
+log = logging.getLogger(__name__)
+
+# A claim not renewed for this long belongs to a worker that died: a live one renews its
+# claims every quarter of it (WORKER_CLAIM_LEASE sets it; this is the default).
+STALE_CLAIM = timedelta(seconds=60)
 # A worker looks for dead workers' claims this often (seconds) while it has work.
-RECOVER_EVERY = 60.0
-# A batch held up by a slow relay renews its claim this often (seconds), well within
-# STALE_CLAIM.
-RENEW_CLAIMS_EVERY = STALE_CLAIM.total_seconds() / 5
+RECOVER_EVERY = STALE_CLAIM.total_seconds() / 4
+
+
+def claim_values(token: str, now: datetime) -> dict[str, Any]:
+    """What a claim writes on a letter: one definition for `claim_due` and `send_now`."""
+    return {
+        "status": LetterStatus.SENDING,
+        "claim_token": token,
+        "claimed_at": now,
+        "began_at": None,
+        "attempts": Letter.attempts + 1,
+        "first_attempt_at": func.coalesce(Letter.first_attempt_at, now),
+        "updated_at": now,
+    }
 
 
 def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
@@ -47,14 +64,7 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[int]:
     claimed = session.scalars(
         update(Letter)
         .where(Letter.id.in_(candidates.scalar_subquery()), Letter.status.in_(DUE_STATUSES))
-        .values(
-            status=LetterStatus.SENDING,
-            claim_token=token,
-            claimed_at=now,
-            attempts=Letter.attempts + 1,
-            first_attempt_at=func.coalesce(Letter.first_attempt_at, now),
-            updated_at=now,
-        )
+        .values(claim_values(token, now))
         .returning(Letter.id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -67,50 +77,86 @@ def recover_stale_claims(
 ) -> int:
     """Letters left `sending` by a dead worker go back to the queue.
 
-    One that already had its Message-ID may have reached the server: it is marked as a
-    possible duplicate and retried with the same Message-ID, so most receivers drop it.
+    Only those whose SMTP transaction may have begun (`began_at`, set just before MAIL
+    FROM) may have reached the server: they are marked as possible duplicates and retried
+    with the same Message-ID, so most receivers drop a second copy. The rest never left.
     """
-    stale = (IN_FLIGHT, Letter.claimed_at < now - older_than)  # as ix_letters_in_flight says
-    count = 0
-    for maybe_sent in (True, False):
-        has_id = Letter.message_id.is_not(None) if maybe_sent else Letter.message_id.is_(None)
-        values: dict[str, object] = {
-            "status": LetterStatus.DEFERRED,
-            "due_at": now,
-            "claim_token": None,
-            "updated_at": now,
-        }
-        if maybe_sent:
-            values["is_possible_duplicate"] = True
-        result = session.execute(
-            update(Letter)
-            .where(*stale, has_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+    result = session.execute(
+        update(Letter)
+        .where(IN_FLIGHT, Letter.claimed_at < now - older_than)  # as ix_letters_in_flight says
+        .values(
+            status=LetterStatus.DEFERRED,
+            due_at=now,
+            claim_token=None,
+            is_possible_duplicate=case(
+                (Letter.began_at.is_not(None), True), else_=Letter.is_possible_duplicate
+            ),
+            began_at=None,
+            updated_at=now,
         )
-        count += cast(CursorResult[Any], result).rowcount or 0
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
-    return count
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
-@dataclass
-class ClaimHeartbeat:
-    """A batch's claims, renewed while it goes out: letters still to be sent stay ours while
-    a slow relay holds the batch up, instead of looking like a dead worker's after
-    STALE_CLAIM."""
+class ClaimKeeper:
+    """Renews a batch's claims from a thread of its own while the batch is out, so a slow
+    relay or a locked database never makes a live worker's letters look like a dead one's;
+    a killed worker stops renewing and its claims lapse after one lease.
 
-    now: datetime
-    tokens: set[str | None] = field(default_factory=set)
-    started: float = field(default_factory=time.monotonic)
-    renewed: float = field(default_factory=time.monotonic)
+    The renewed time is the batch's `now` plus the time since it started, so a caller
+    working at a given moment (a test) keeps its clock.
+    """
 
-    def beat(self, session: Session) -> None:
-        """Renew the claims if RENEW_CLAIMS_EVERY has passed; the caller commits."""
-        if self.tokens and time.monotonic() - self.renewed >= RENEW_CLAIMS_EVERY:
-            self.renewed = time.monotonic()
+    def __init__(
+        self, engine: Engine, tokens: Collection[str], *, now: datetime, lease: timedelta
+    ) -> None:
+        self._engine = engine
+        self._tokens = sorted(tokens)
+        self._now = now
+        self._every = lease.total_seconds() / 4
+        self._lease = lease.total_seconds()
+        self._started = self.renewed = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="claim-keeper", daemon=True)
+
+    def __enter__(self) -> Self:
+        if self._tokens:
+            self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def is_held(self) -> bool:
+        """Whether the claims are surely still ours: renewed within the last lease."""
+        return time.monotonic() - self.renewed < self._lease
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self.renew()
+            except DBAPIError as exc:  # locked, or the server away: the next beat tries again
+                log.warning("could not renew delivery claims: %s", str(exc).splitlines()[0])
+
+    def renew(self) -> None:
+        """Move the claims' time on; on a connection of its own."""
+        moment = time.monotonic()
+        at = self._now + timedelta(seconds=moment - self._started)
+        with Session(self._engine) as session:
             session.execute(
                 update(Letter)
-                .where(Letter.claim_token.in_(self.tokens), IN_FLIGHT)
-                .values(claimed_at=self.now + timedelta(seconds=time.monotonic() - self.started))
+                .where(Letter.claim_token.in_(self._tokens), IN_FLIGHT)
+                .values(claimed_at=at)
                 .execution_options(synchronize_session=False)
             )
+            session.commit()
+        self.renewed = moment

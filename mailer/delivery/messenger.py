@@ -6,7 +6,7 @@ test or a benchmark can hand it another sender.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Protocol
 
 from mailer.smtp import Outgoing, SendResult
@@ -21,7 +21,11 @@ class Messenger(Protocol):
         *,
         sessions: int = 4,
         withdrawn: Collection[int] = (),
+        on_start: Callable[[Sequence[int]], None] | None = None,
+        start_chunk: int = 20,
     ) -> Iterator[tuple[int, SendResult]]:
         """Yield (index into `messages`, result) for every message, in any order; indices
-        added to `withdrawn` meanwhile end WITHDRAWN if they have not gone out yet."""
+        added to `withdrawn` meanwhile end WITHDRAWN if they have not gone out yet.
+        `on_start`, if given, hears of up to `start_chunk` indices before the first of them
+        begins (its MAIL FROM), so the caller can record that they may reach the relay."""
         ...

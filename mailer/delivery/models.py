@@ -88,6 +88,8 @@ class Letter(Base):
         default=LetterStatus.PLANNED,
     )
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The planned time before a backlog was re-paced under the owner's cap (None: never moved).
+    first_planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When a worker may next take it: the planned time, then each retry's back-off.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # After this the letter is out of season (8 March offers are not sent in April).
@@ -96,6 +98,9 @@ class Letter(Base):
     first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claim_token: Mapped[str | None] = mapped_column(String(64))
+    # Set just before this attempt's MAIL FROM (a few letters at a time), cleared by each
+    # claim: a dead worker's letter without it never reached the relay.
+    began_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Fixed before the first attempt, so every retry carries the same Message-ID.
     message_id: Mapped[str | None] = mapped_column(String(255))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from mailer.contacts.book import mailing_block
 from mailer.contacts.models import Contact
+from mailer.delivery.claims import claim_values
 from mailer.delivery.messenger import Messenger
 from mailer.delivery.models import DUE_STATUSES, Letter, LetterStatus
 from mailer.delivery.sending import deliver_claimed
@@ -109,14 +110,7 @@ def _claim(session: Session, letter_id: int, now: datetime) -> None:
     result = session.execute(
         update(Letter)
         .where(Letter.id == letter_id, Letter.status.in_(DUE_STATUSES))
-        .values(
-            status=LetterStatus.SENDING,
-            claim_token=uuid.uuid4().hex,
-            claimed_at=now,
-            attempts=Letter.attempts + 1,
-            first_attempt_at=func.coalesce(Letter.first_attempt_at, now),
-            updated_at=now,
-        )
+        .values(claim_values(uuid.uuid4().hex, now))
         .execution_options(synchronize_session=False)
     )
     if cast(CursorResult[Any], result).rowcount != 1:

@@ -14,16 +14,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Row, exists, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from mailer.contacts.book import mailing_block
 from mailer.contacts.models import Contact
 from mailer.db import utcnow
-from mailer.delivery.claims import claim_due, recover_stale_claims
+from mailer.delivery.claims import STALE_CLAIM, ClaimKeeper, claim_due, recover_stale_claims
 from mailer.delivery.messenger import Messenger
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.delivery.retry import AttemptEnd, end_of_attempt
@@ -43,6 +44,7 @@ from mailer.managers.models import Manager
 from mailer.managers.services import find_house_sender
 from mailer.smtp import Outcome, Outgoing
 from mailer.storage.listparams import in_list_param
+from mailer.storage.transient import is_transient
 from mailer.tags.models import Tag, contact_tags
 
 # Outcomes are committed this often while a batch goes out.
@@ -60,38 +62,76 @@ def deliver_claimed(
     *,
     now: datetime,
     concurrency: int = 4,
+    lease: timedelta = STALE_CLAIM,
 ) -> Counter[str]:
     """Send this worker's claimed letters and write their outcomes back.
 
     The batch is loaded as plain rows and composed at once; all its Message-IDs are
-    committed before the first byte goes out, so a retry repeats them. The letters then go
-    over `concurrency` SMTP sessions and outcomes are committed every COMMIT_EVERY letters:
-    a kill leaves at most the rest of one batch `sending`, to be recovered and marked as
-    possible duplicates. Changes go back in a few statements per commit. A batch out longer
-    than RECHECK_AFTER re-checks consent and suppression at its next commit (one query) and
-    cancels the letters still queued for contacts who may no longer get one.
+    committed before the first byte goes out, so a retry repeats them. While the letters go
+    out over `concurrency` SMTP sessions a ClaimKeeper renews the claims every quarter
+    `lease`; every COMMIT_EVERY letters, just before the first of them gets its MAIL FROM,
+    they are committed as begun (with the outcomes so far), so a kill leaves at most those
+    and the ones in flight to be marked as possible duplicates. A batch out longer than
+    RECHECK_AFTER re-checks consent and suppression (one query) and cancels the letters
+    still queued for contacts who may no longer get one.
     """
     outcomes: Counter[str] = Counter()
     writes = Writes(now)
     outgoing = _compose_batch(session, ids, settings, writes, outcomes, now)
     writes.commit(session)
+    tokens = {letter.claim_token for letter, _ in outgoing}
+    with ClaimKeeper(session.get_bind().engine, tokens, now=now, lease=lease) as keeper:
+        writes.is_held = keeper.is_held
+        messages = [
+            Outgoing(settings.envelope_from or c.sender.address, c.recipient, c.raw)
+            for _, c in outgoing
+        ]
+        _send(session, outgoing, messages, messenger, writes, outcomes, concurrency)
+    return outcomes
 
-    messages = [
-        Outgoing(settings.envelope_from or c.sender.address, c.recipient, c.raw)
-        for _, c in outgoing
-    ]
+
+def _send(
+    session: Session,
+    outgoing: list[tuple[Row[Any], ComposedLetter]],
+    messages: list[Outgoing],
+    messenger: Messenger,
+    writes: Writes,
+    outcomes: Counter[str],
+    concurrency: int,
+) -> None:
+    """Hand the composed letters to the messenger and write back what becomes of them."""
     unanswered = set(range(len(outgoing)))
-    withdrawn: dict[int, str] = {}  # index → why it is cancelled; the messenger reads it
+    withdrawn: dict[int, str] = {}  # index → why it is not sent; the messenger reads it
+
+    def begin(indices: Sequence[int]) -> None:
+        for index in indices:
+            writes.begin(outgoing[index][0])
+        writes.commit(session)
+        for index in indices:
+            if outgoing[index][0].id in writes.taken_over:
+                withdrawn[index] = _TAKEN_OVER
+
     checked_at = time.monotonic()
-    results = messenger.send_all(messages, sessions=concurrency, withdrawn=withdrawn)
+    results = messenger.send_all(
+        messages,
+        sessions=concurrency,
+        withdrawn=withdrawn,
+        on_start=begin,
+        start_chunk=COMMIT_EVERY,
+    )
     for done, (index, result) in enumerate(results, 1):
         letter, composed = outgoing[index]
         unanswered.discard(index)
         if result.outcome is Outcome.WITHDRAWN:
+            if withdrawn[index] == _TAKEN_OVER:
+                continue  # another worker holds it now: its outcome is that worker's
             end = AttemptEnd(LetterStatus.CANCELLED, withdrawn[index])
         else:
             end = end_of_attempt(
-                result, attempts=letter.attempts, first_attempt_at=letter.first_attempt_at, now=now
+                result,
+                attempts=letter.attempts,
+                first_attempt_at=letter.first_attempt_at,
+                now=writes.now,
             )
         writes.finish(letter, end)
         if end.status is LetterStatus.SENT:
@@ -101,13 +141,17 @@ def deliver_claimed(
         outcomes[end.status.value] += 1
         if end.is_possible_duplicate:
             outcomes[POSSIBLE_DUPLICATE] += 1
-        if done % COMMIT_EVERY == 0:
+        if writes.unwritten >= COMMIT_EVERY:
             writes.commit(session)
-            if unanswered and time.monotonic() - checked_at >= RECHECK_AFTER:
+        if done % COMMIT_EVERY == 0 and unanswered:
+            if time.monotonic() - checked_at >= RECHECK_AFTER:
                 checked_at = time.monotonic()
                 withdrawn.update(_withdrawn(session, outgoing, unanswered))
     writes.commit(session)
-    return outcomes
+
+
+# Why a letter is withdrawn when its claim was taken over before it began.
+_TAKEN_OVER = "claim taken over by another worker"
 
 
 def _compose_batch(
@@ -138,8 +182,15 @@ def _compose_batch(
 def _withdrawn(
     session: Session, outgoing: list[tuple[Row[Any], ComposedLetter]], unanswered: set[int]
 ) -> dict[int, str]:
-    """Letters still queued whose contacts may no longer get one (unsubscribed meanwhile)."""
-    blocked = _blocked_contacts(session, {outgoing[i][0].contact_id for i in unanswered})
+    """Letters still queued whose contacts may no longer get one (unsubscribed meanwhile);
+    none if the database cannot say right now (the next re-check asks again)."""
+    try:
+        blocked = _blocked_contacts(session, {outgoing[i][0].contact_id for i in unanswered})
+    except DBAPIError as exc:
+        if not is_transient(exc):
+            raise
+        session.rollback()
+        return {}
     return {i: reason for i in unanswered if (reason := blocked.get(outgoing[i][0].contact_id))}
 
 
@@ -273,10 +324,12 @@ class DeliveryReport:
     claimed: int = 0
     recovered: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    repaced: int = 0  # overdue letters moved under their owners' caps (campaigns.backlog)
 
     def add(self, other: DeliveryReport) -> None:
         self.claimed += other.claimed
         self.recovered += other.recovered
+        self.repaced += other.repaced
         self.outcomes.update(other.outcomes)
 
 
@@ -289,6 +342,7 @@ def deliver_due(
     batch: int = 250,
     concurrency: int = 4,
     recover: bool = True,
+    lease: timedelta = STALE_CLAIM,
 ) -> DeliveryReport:
     """Recover dead workers' claims (unless told not to: a busy worker does it once in a
     while, not before every batch), then claim and send one batch of due letters."""
@@ -296,10 +350,10 @@ def deliver_due(
     report = DeliveryReport()
     with session_factory() as session:
         if recover:
-            report.recovered = recover_stale_claims(session, now=now)
+            report.recovered = recover_stale_claims(session, now=now, older_than=lease)
         ids = claim_due(session, now=now, limit=batch)
         report.claimed = len(ids)
         report.outcomes = deliver_claimed(
-            session, ids, messenger, settings, now=now, concurrency=concurrency
+            session, ids, messenger, settings, now=now, concurrency=concurrency, lease=lease
         )
     return report

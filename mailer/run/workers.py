@@ -9,6 +9,7 @@ which is the only one that prints.
 from __future__ import annotations
 
 import ctypes
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -18,20 +19,26 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from multiprocessing.context import ForkContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
 
 from flask import Flask
+from sqlalchemy.exc import DBAPIError
 
+from campaigns.backlog import repace_overdue  # an entry point: it may use every package
 from mailer.config import settings
 from mailer.db import get_engine
-from mailer.delivery.claims import RECOVER_EVERY
 from mailer.delivery.sending import DeliveryReport, deliver_due
+from mailer.delivery.writeback import WriteBackFailed
 from mailer.letters.composing import warm_up
 from mailer.plurals import plural_en
 from mailer.smtp import SmtpTransport
 from mailer.storage.gc_tuning import fewer_collections
+from mailer.storage.transient import is_transient
+
+log = logging.getLogger(__name__)
 
 StopFlag = threading.Event | ProcessEvent
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -41,7 +48,14 @@ def describe(report: DeliveryReport) -> str:
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "nothing due"
     stale = plural_en(report.recovered, "stale claim")
     recovered = f"; {stale} recovered" if report.recovered else ""
-    return f"claimed {report.claimed}: {outcomes}{recovered}"
+    overdue = plural_en(report.repaced, "overdue letter")
+    repaced = f"; {overdue} re-paced under their owners' daily caps" if report.repaced else ""
+    return f"claimed {report.claimed}: {outcomes}{recovered}{repaced}"
+
+
+# Consecutive passing database errors `once` waits out before it gives up (a worker waits
+# for as long as it takes).
+ONCE_DATABASE_TRIES = 6
 
 
 def deliver_loop(
@@ -55,24 +69,35 @@ def deliver_loop(
     """Claim and send batches until nothing is due (`once`) or until `stop` is set.
 
     A short batch means the queue is empty for now: `once` ends there, a worker sleeps.
+    Every quarter of the claim lease the loop also gives dead workers' claims back and
+    re-paces a backlog under the owners' caps. A passing database error (locked, the
+    server away) is waited out; any other error, and a write-back that failed for good
+    (WriteBackFailed, naming the letters that may go twice), ends the loop.
     """
     config = settings(app)
     batch = config.worker.batch
+    upkeep_every = config.worker.claim_lease / 4
     total = DeliveryReport()
-    recovered_at = -RECOVER_EVERY
+    upkept_at = -upkeep_every
+    failures = 0
     with fewer_collections(), SmtpTransport(config.smtp) as transport:
         while not stop.is_set():
-            recover = time.monotonic() - recovered_at >= RECOVER_EVERY
-            if recover:
-                recovered_at = time.monotonic()
-            report = deliver_due(
-                app.extensions["mailer.sessionmaker"],
-                transport,
-                config.letters,
-                batch=batch,
-                concurrency=config.worker.concurrency,
-                recover=recover,
-            )
+            upkeep = time.monotonic() - upkept_at >= upkeep_every
+            try:
+                report = _round(app, transport, upkeep=upkeep)
+            except DBAPIError as exc:
+                failures += 1
+                if not is_transient(exc) or (once and failures >= ONCE_DATABASE_TRIES):
+                    raise
+                log.warning("delivery waits for the database: %s", str(exc).splitlines()[0])
+                stop.wait(min(0.25 * 2**failures, 30.0))
+                continue
+            except WriteBackFailed as exc:
+                log.error("%s", exc)
+                raise
+            failures = 0
+            if upkeep:
+                upkept_at = time.monotonic()
             total.add(report)
             if report.claimed:
                 on_batch(report)
@@ -81,6 +106,28 @@ def deliver_loop(
                     break
                 stop.wait(idle_seconds)
     return total
+
+
+def _round(app: Flask, transport: SmtpTransport, *, upkeep: bool) -> DeliveryReport:
+    """One batch; with `upkeep`, first re-pace a backlog and recover dead workers' claims."""
+    config = settings(app)
+    factory = app.extensions["mailer.sessionmaker"]
+    repaced = 0
+    if upkeep:
+        with factory() as session:
+            repaced = repace_overdue(session)
+            session.commit()
+    report = deliver_due(
+        factory,
+        transport,
+        config.letters,
+        batch=config.worker.batch,
+        concurrency=config.worker.concurrency,
+        recover=upkeep,
+        lease=timedelta(seconds=config.worker.claim_lease),
+    )
+    report.repaced = repaced
+    return report
 
 
 def deliver_in_processes(
@@ -192,7 +239,7 @@ def _raise_if_failed(children: Sequence[BaseProcess], errors: dict[str, str]) ->
         said = "; ".join(f"{name}: {error}" for name, error in errors.items())
         raise RuntimeError(
             f"delivery process(es) failed ({said}); their claimed letters go back to the "
-            "queue after the stale-claim timeout"
+            "queue once their claim lease lapses"
         )
 
 

@@ -3,11 +3,11 @@
 Callers import from here (`from mailer.smtp import SmtpTransport, Outgoing, ...`).
 """
 
-from mailer.smtp.pipeline import wire_payload
 from mailer.smtp.pool import recipient_domain
 from mailer.smtp.replies import Outcome, Outgoing, SendResult, classify_reply
 from mailer.smtp.settings import SECURITY_MODES, SmtpSettings
 from mailer.smtp.transport import SmtpTransport
+from mailer.smtp.wire import wire_payload
 
 __all__ = [
     "SECURITY_MODES",

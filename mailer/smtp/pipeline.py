@@ -13,12 +13,11 @@ carried letters on). The caller owns retries and the outbox state.
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 from collections import deque
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Sequence
 
+from mailer.smtp.lanes import Item, Lane, Step
 from mailer.smtp.pool import ConnectFailed, SessionPool, recipient_domain
 from mailer.smtp.replies import (
     DATA,
@@ -33,11 +32,9 @@ from mailer.smtp.replies import (
     deferred_by,
     reply_text,
 )
+from mailer.smtp.wire import smtp_path, wire_payload
 
 log = logging.getLogger(__name__)
-
-_LINE_END = re.compile(rb"\r\n|\r|\n")
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def send_all(
@@ -46,92 +43,21 @@ def send_all(
     *,
     sessions: int,
     withdrawn: Collection[int] = (),
+    on_start: Callable[[Sequence[int]], None] | None = None,
+    start_chunk: int = 20,
 ) -> Iterator[tuple[int, SendResult]]:
     """Send the messages over up to `sessions` sessions of the pool; yields (index, result)
     as the replies come in, in no particular order.
 
     The caller may add indices to `withdrawn` while it reads the results: those still
     queued then end as WITHDRAWN, unsent; one already under way goes out as usual.
+    `on_start`, if given, is called with the next `start_chunk` queued indices before the
+    first of them gets its MAIL FROM (so the caller can record that they may have begun);
+    indices it adds to `withdrawn` meanwhile are not started.
     """
-    return _Exchange(pool, messages, max(1, sessions), withdrawn).results()
-
-
-def wire_payload(raw: bytes) -> bytes:
-    """The DATA payload: CRLF line ends (SMTP forbids bare CR/LF), dot-stuffed, terminated."""
-    data = raw
-    # The regexes cost more than sending; what mailer.letters.mime writes rarely needs them.
-    lf = data.count(b"\n")
-    if data.count(b"\r") != lf or data.count(b"\r\n") != lf:
-        data = _LINE_END.sub(b"\r\n", data)
-    if data.startswith(b".") or b"\n." in data:
-        data = _LEADING_DOT.sub(b"..", data)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data + b".\r\n"
-
-
-@dataclass(eq=False)
-class _Item:
-    """A message of one send_all call, from its turn in the queue to its result."""
-
-    index: int
-    message: Outgoing
-    domain: str
-    retried: bool = False  # already moved once off a session that died before its content
-    refusal: tuple[str, int, bytes] | None = None  # the first non-2xx of its envelope
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One command (or a message's content) and the reply it waits for."""
-
-    stage: str  # MAIL, RCPT, DATA, END_OF_DATA (the content) or RSET
-    item: _Item | None
-    data: bytes
-
-
-_RSET = _Step("RSET", None, b"RSET\r\n")
-
-
-class _Lane:
-    """One session of a send_all call and the steps it has still to write."""
-
-    def __init__(self) -> None:
-        self.conn: smtplib.SMTP | None = None
-        self.is_pipelined = False
-        # The session carried a message before: if it dies before a message's content went
-        # out, that message is retried once on a fresh session (no duplicate is possible).
-        self.has_carried = False
-        self.items: list[_Item] = []  # in flight here: envelope sent or content awaited
-        self.todo: list[_Step] = []
-        self.must_reset = False  # a refused envelope left a transaction open
-        self.is_shut = False  # could not open a session: not tried again in this call
-
-    def wants(self) -> bool:
-        """Room for one more message: an idle lane, or a pipelined one whose only message
-        has its content to go (the next envelope rides along with it)."""
-        if self.is_shut:
-            return False
-        if not self.items:
-            return True
-        return (
-            self.is_pipelined
-            and len(self.items) == 1
-            and len(self.todo) == 1
-            and self.todo[0].stage == END_OF_DATA
-        )
-
-    def group(self) -> list[_Step]:
-        """The steps to write now: up to and with DATA (RFC 2920: DATA ends a group)."""
-        if self.must_reset:
-            self.todo.insert(0, _RSET)
-            self.must_reset = False
-        if not self.is_pipelined:
-            return [self.todo.pop(0)]
-        ends = (n for n, step in enumerate(self.todo, 1) if step.stage == DATA)
-        cut = next(ends, len(self.todo))
-        group, self.todo = self.todo[:cut], self.todo[cut:]
-        return group
+    exchange = _Exchange(pool, messages, max(1, sessions), withdrawn)
+    exchange.on_start, exchange.start_chunk = on_start, max(1, start_chunk)
+    return exchange.results()
 
 
 class _Exchange:
@@ -147,13 +73,16 @@ class _Exchange:
         self.pool = pool
         self.withdrawn = withdrawn
         self.withdrawn_seen = 0  # how many the queue was last swept for
-        self.queue: deque[_Item] = deque(
-            _Item(index, message, recipient_domain(message.recipient))
+        self.queue: deque[Item] = deque(
+            Item(index, message, recipient_domain(message.recipient))
             for index, message in enumerate(messages)
         )
-        self.lanes = [_Lane() for _ in range(min(sessions, len(self.queue)) or 1)]
+        self.lanes = [Lane() for _ in range(min(sessions, len(self.queue)) or 1)]
         self.ended: list[tuple[int, SendResult]] = []
         self.connect_failure: SendResult | None = None
+        self.on_start: Callable[[Sequence[int]], None] | None = None
+        self.start_chunk = 20
+        self.started: set[int] = set()  # indices the caller was told about (on_start)
 
     def results(self) -> Iterator[tuple[int, SendResult]]:
         try:
@@ -176,7 +105,7 @@ class _Exchange:
     def _take_back_withdrawn(self) -> None:
         """End the queued messages the caller withdrew (queued ones hold no domain slot)."""
         self.withdrawn_seen = len(self.withdrawn)
-        kept: deque[_Item] = deque()
+        kept: deque[Item] = deque()
         for item in self.queue:
             if item.index in self.withdrawn:
                 self.ended.append((item.index, WITHDRAWN_RESULT))
@@ -195,16 +124,19 @@ class _Exchange:
                 if self._start(lane, item):
                     break
 
-    def _start(self, lane: _Lane, item: _Item) -> bool:
+    def _start(self, lane: Lane, item: Item) -> bool:
         """Queue the item's envelope on the lane, opening its session if needed; False if
         the item ended at once (no session, or an address the relay cannot take)."""
         if lane.conn is None:
             try:
                 lane.conn, lane.has_carried = self.pool.checkout(fresh_only=item.retried)
             except ConnectFailed as failed:
-                # A relay that cannot be reached is not tried once per letter (a timeout each):
-                # the lane stays shut, and once every lane is, the rest wait for the next run.
-                lane.is_shut = True
+                # A relay that cannot be reached (or never greets) is not tried once per
+                # lane, a timeout each: every lane still without a session is shut, and the
+                # rest of the batch goes over the sessions already open, or waits for the
+                # next run if there are none.
+                for other in self.lanes:
+                    other.is_shut = other.is_shut or other.conn is None
                 self.connect_failure = failed.result
                 self._end(item, failed.result)
                 return False
@@ -223,20 +155,44 @@ class _Exchange:
             # Without 8BITMIME we still send: nearly every relay takes 8-bit bodies anyway.
             options.append(" BODY=8BITMIME")
         try:
-            mail = f"MAIL FROM:{_path(message.envelope_from)}{''.join(options)}\r\n"
-            rcpt = f"RCPT TO:{_path(message.recipient)}\r\n"
+            mail = f"MAIL FROM:{smtp_path(message.envelope_from)}{''.join(options)}\r\n"
+            rcpt = f"RCPT TO:{smtp_path(message.recipient)}\r\n"
         except ValueError as exc:  # nothing went out: the session is still clean
             self._end(item, SendResult(Outcome.DEFERRED, None, f"{MAIL} {exc}"))
             return False
+        if self.on_start is not None and item.index not in self.started:
+            if not self._announce(item):
+                return False
         lane.items.append(item)
         lane.todo += [
-            _Step(MAIL, item, mail.encode(encoding)),
-            _Step(RCPT, item, rcpt.encode(encoding)),
-            _Step(DATA, item, b"DATA\r\n"),
+            Step(MAIL, item, mail.encode(encoding)),
+            Step(RCPT, item, rcpt.encode(encoding)),
+            Step(DATA, item, b"DATA\r\n"),
         ]
         return True
 
-    def _write(self, lane: _Lane) -> list[_Step]:
+    def _announce(self, item: Item) -> bool:
+        """Tell the caller the item and the next queued ones are about to begin; False if
+        the caller withdrew the item meanwhile (it ends WITHDRAWN, unsent)."""
+        assert self.on_start is not None
+        chunk = [item.index]
+        for queued in self.queue:
+            if len(chunk) >= self.start_chunk:
+                break
+            if queued.index not in self.started:
+                chunk.append(queued.index)
+        self.started.update(chunk)
+        try:
+            self.on_start(chunk)
+        except BaseException:
+            self.pool.unreserve(item)
+            raise
+        if item.index in self.withdrawn:
+            self._end(item, WITHDRAWN_RESULT)
+            return False
+        return True
+
+    def _write(self, lane: Lane) -> list[Step]:
         """Write the lane's next group; [] if the session died (its items are sorted out)."""
         assert lane.conn is not None
         group = lane.group()
@@ -248,7 +204,7 @@ class _Exchange:
             return []
         return group
 
-    def _read(self, lane: _Lane, group: list[_Step]) -> None:
+    def _read(self, lane: Lane, group: list[Step]) -> None:
         """Each reply of the group, sorted by the step it answers."""
         conn = lane.conn
         assert conn is not None
@@ -278,16 +234,14 @@ class _Exchange:
                 assert item is not None
                 self._envelope_reply(lane, step, item, code, text)
 
-    def _envelope_reply(
-        self, lane: _Lane, step: _Step, item: _Item, code: int, text: bytes
-    ) -> None:
+    def _envelope_reply(self, lane: Lane, step: Step, item: Item, code: int, text: bytes) -> None:
         is_ok = code == 354 if step.stage == DATA else 200 <= code < 300
         if not is_ok and item.refusal is None:
             item.refusal = (step.stage, code, text)
         refusal = item.refusal
         if refusal is None:
             if step.stage == DATA:  # the content goes first in the lane's next group
-                lane.todo.insert(0, _Step(END_OF_DATA, item, wire_payload(item.message.raw)))
+                lane.todo.insert(0, Step(END_OF_DATA, item, wire_payload(item.message.raw)))
             return
         if lane.is_pipelined and step.stage != DATA:
             return  # the rest of its envelope is on the wire: read those replies first
@@ -302,8 +256,8 @@ class _Exchange:
 
     def _lost(
         self,
-        lane: _Lane,
-        unanswered: list[_Step],
+        lane: Lane,
+        unanswered: list[Step],
         cause: BaseException | SendResult | None,
         *,
         is_content_out: bool,
@@ -346,7 +300,7 @@ class _Exchange:
             item = self.queue.popleft()
             self.ended.append((item.index, self.connect_failure))
 
-    def _end(self, item: _Item, result: SendResult, lane: _Lane | None = None) -> None:
+    def _end(self, item: Item, result: SendResult, lane: Lane | None = None) -> None:
         if lane is not None:
             lane.items.remove(item)
         self.pool.unreserve(item)
@@ -383,12 +337,3 @@ def _failure(
     if cause is None:
         cause = smtplib.SMTPServerDisconnected("the relay closed the session")
     return deferred_by(stage, cause, is_after_data=is_after_data)
-
-
-def _path(address: str) -> str:
-    """`<address>` for MAIL FROM or RCPT TO. The addresses are validated on the way in; a
-    CR or LF inside would smuggle in a command, so it is refused here once more."""
-    if "\r" in address or "\n" in address:
-        raise ValueError(f"CR or LF in an SMTP address: {address!r}")
-    address = address.strip()
-    return address if address.startswith("<") and address.endswith(">") else f"<{address}>"

@@ -8,7 +8,7 @@ happened to one attempt.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -54,15 +54,25 @@ class SmtpTransport:
         *,
         sessions: int = 4,
         withdrawn: Collection[int] = (),
+        on_start: Callable[[Sequence[int]], None] | None = None,
+        start_chunk: int = 20,
     ) -> Iterator[tuple[int, SendResult]]:
         """Send the messages over up to `sessions` sessions; yields (index, result) as the
         replies come in, in no particular order. Indices the caller adds to `withdrawn`
-        meanwhile end WITHDRAWN if they have not started.
+        meanwhile end WITHDRAWN if they have not started. `on_start` hears of the next
+        `start_chunk` indices before the first of them gets its MAIL FROM.
 
         One thread drives all the sessions in rounds, pipelined where the relay offers
         PIPELINING: how, and why no message goes out twice, is in `mailer.smtp.pipeline`.
         """
-        return pipeline.send_all(self._pool, messages, sessions=sessions, withdrawn=withdrawn)
+        return pipeline.send_all(
+            self._pool,
+            messages,
+            sessions=sessions,
+            withdrawn=withdrawn,
+            on_start=on_start,
+            start_chunk=start_chunk,
+        )
 
     def close(self) -> None:
         """Say QUIT on the idle sessions; sessions in use are closed when their call ends."""
