@@ -210,7 +210,7 @@ def field_spans(text: str, delimiter: str) -> list[str]:
 
 def _explain(exc: csv.Error) -> str:
     text = str(exc)
-    return _CSV_MESSAGES.get(text, text)
+    return next((ours for theirs, ours in _CSV_MESSAGES.items() if text.startswith(theirs)), text)
 
 
 def _quote(text: str) -> str:

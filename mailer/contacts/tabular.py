@@ -82,26 +82,35 @@ class XlsxTable:
 
     def __init__(self, path: Path, *, sheet: str | None = None) -> None:
         self.path = path
+        book = self._open()
         try:
-            self._book = Workbook(zipfile.ZipFile(path), XLSX_LIMITS)
-        except (XlsxError, zipfile.BadZipFile, OSError) as exc:
-            raise TableError(f"{path.name} is not a readable XLSX file: {exc}") from None
-        names = list(self._book.sheets)
-        if not names:
-            raise TableError(f"{path.name} has no sheets")
-        if sheet is not None and sheet not in names:
-            raise TableError(f"{path.name} has no sheet '{sheet}'; its sheets: {_listed(names)}")
-        self.sheet = sheet if sheet is not None else names[0]
-        self.sheet_names = names
-        self.size = 0  # rows are not counted before they are read: progress counts rows
-        self._rows = self._read()
-        first = next(self._rows, None)
+            names = list(book.sheets)
+            if not names:
+                raise TableError(f"{path.name} has no sheets")
+            if sheet is not None and sheet not in names:
+                raise TableError(
+                    f"{path.name} has no sheet '{sheet}'; its sheets: {_listed(names)}"
+                )
+            self.sheet = sheet if sheet is not None else names[0]
+            self.sheet_names = names
+            rows = self._read(book)
+            first = next(rows, None)
+            rows.close()
+        finally:
+            book.close()
         if first is None:
             raise TableError(f"{path.name}: sheet '{self.sheet}' is empty")
+        self.size = 0  # rows are not counted before they are read: progress counts rows
         self.header = first.values[:MAX_ROW_FIELDS]
         self.extra_columns = max(first.width - MAX_ROW_FIELDS, 0)  # counted, not named
         check_header(path.name, self.header)
         self._drop = reason_columns(self.header)
+
+    def _open(self) -> Workbook:
+        try:
+            return Workbook(zipfile.ZipFile(self.path), XLSX_LIMITS)
+        except (XlsxError, zipfile.BadZipFile, OSError) as exc:
+            raise TableError(f"{self.path.name} is not a readable XLSX file: {exc}") from None
 
     @property
     def description(self) -> str:
@@ -117,10 +126,10 @@ class XlsxTable:
             " choose one with --sheet NAME)"
         )
 
-    def _read(self) -> Iterator[_Row]:
+    def _read(self, book: Workbook) -> Iterator[_Row]:
         previous = 0
         try:
-            for row in self._book.rows(self.sheet):
+            for row in book.rows(self.sheet):
                 # Rows the sheet skips are blank rows, as a spreadsheet shows them.
                 for number in range(previous + 1, row.number):
                     yield _Row(number, [], 0)
@@ -128,16 +137,20 @@ class XlsxTable:
                 yield _Row(row.number, row.values, row.width)
         except XlsxError as exc:
             raise TableError(f"{self.path.name} is not a readable XLSX file: {exc}") from None
-        finally:
-            self._book.close()
 
     def rows(self) -> Iterator[SourceRow]:
-        for row in self._rows:
-            values = row.values
-            while len(values) > len(self.header) and not values[-1]:
-                values.pop()
-            problem = size_problem(values, self.header, row.width)
-            yield SourceRow(row.number, values, "", problem)
+        book = self._open()
+        try:
+            rows = self._read(book)
+            next(rows, None)  # the header
+            for row in rows:
+                values = row.values
+                while len(values) > len(self.header) and not values[-1]:
+                    values.pop()
+                problem = size_problem(values, self.header, row.width)
+                yield SourceRow(row.number, values, "", problem)
+        finally:
+            book.close()
 
     def open_rejects(self, path: Path, reason_header: str) -> RejectFile:
         """Rejected rows as CSV (UTF-8 with BOM, `;`): the cells as read, with the reason.

@@ -24,7 +24,10 @@ from xml.parsers import expat
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
-_FEED = 1 << 16
+# Blocks fed to expat. A sheet's block is small: its cells may each name a long shared
+# string, and the rows of one block are held together before they are handed on.
+_SHEET_FEED = 1 << 14
+_STRINGS_FEED = 1 << 20
 _SMALL_PART = 32 << 20  # workbook.xml, styles.xml and the relationship parts
 _RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
@@ -72,7 +75,10 @@ class Workbook:
     def rows(self, sheet: str) -> Iterator[SheetRow]:
         strings = _SharedStrings(self._zip, self._strings_part, self.limits)
         reader = _SheetReader(strings.get, self._date_styles, self._epoch, self.limits)
-        yield from _parse(self._zip, self.sheets[sheet], reader.parser)
+        try:
+            yield from _parse(self._zip, self.sheets[sheet], reader.parser)
+        finally:
+            strings.close()
 
     def close(self) -> None:
         self._zip.close()
@@ -139,7 +145,7 @@ def _parse(archive: zipfile.ZipFile, part: str, parser: _Parser) -> Iterator[She
     """Feed a part to the parser in blocks, yielding the rows it completes."""
     try:
         with archive.open(part) as stream:
-            for block in iter(lambda: stream.read(_FEED), b""):
+            for block in iter(lambda: stream.read(_SHEET_FEED), b""):
                 parser.feed(block)
                 yield from parser.take()
             parser.feed(b"", final=True)
@@ -179,7 +185,7 @@ class _Parser:
         self.done: list[SheetRow] = []
         self.expat = expat.ParserCreate()
         self.expat.buffer_text = True
-        self.expat.buffer_size = _FEED
+        self.expat.buffer_size = _STRINGS_FEED
         self.expat.StartDoctypeDeclHandler = self._doctype
 
     def _doctype(self, *_args: object) -> None:
@@ -222,10 +228,15 @@ class _SharedStrings:
         start = self._ends[index - 1] if index else 0
         return self._data[start : self._ends[index]].decode()
 
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
     def _feed(self) -> None:
         assert self._stream is not None
         try:
-            block = self._stream.read(_FEED)
+            block = self._stream.read(_STRINGS_FEED)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise XlsxError(f"the shared strings are damaged: {exc}") from None
         self._parser.feed(block, final=not block)
