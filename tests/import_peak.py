@@ -42,6 +42,7 @@ def main(db_file: str, import_file: str) -> dict[str, object]:
         else:
             result.update(read=report.rows_read, accepted=report.accepted)
             result.update(rejected=report.rejected, read_as=report.read_as)
+            result.update(ignored=report.ignored_headers)
         longest = session.scalar(select(func.max(func.length(Contact.first_name))))
         result["longest_first_name"] = longest or 0
     engine.dispose()

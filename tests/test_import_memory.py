@@ -162,3 +162,18 @@ def test_fifty_million_separators_in_one_line_are_refused_in_one_line(tmp_path, 
         else "crm.csv, line 3: a line is longer than 2 MB; nothing from this line on was read"
     )
     assert_flat(result)
+
+
+def test_a_million_column_header_names_ten_ignored_columns_and_counts_the_rest(tmp_path):
+    path = tmp_path / "crm.csv"
+    with path.open("w", encoding="utf-8") as out:
+        out.write("Email,Имя")
+        for start in range(0, 1_000_000, 100_000):
+            out.write("".join(f",col{i}" for i in range(start, start + 100_000)))
+        out.write("\r\nivan@x.example,Иван\r\n")
+
+    result = import_peak(tmp_path, path)
+
+    assert (result["read"], result["accepted"]) == (1, 1)
+    assert result["ignored"] == [*(f"col{i}" for i in range(10)), "… and 999,990 more"]
+    assert_flat(result)

@@ -50,7 +50,6 @@ class CsvTable:
         first = next(self._lines, None)
         if first is None or not first.strip():
             raise TableError(f"{path.name} is empty or has no header line")
-        self.header_raw = first
         self.newline = "\r\n" if first.endswith("\r\n") else "\n"
         self.delimiter = detect_delimiter(first)
         self.header, self.extra_columns = self._split_header(first)
@@ -68,28 +67,30 @@ class CsvTable:
         return "line 1"
 
     def _split_header(self, line: str) -> tuple[list[str], int]:
-        """The first MAX_ROW_FIELDS header cells, and how many named columns follow them."""
-        text = line.rstrip("\r\n")
-        if text.count(self.delimiter) >= MAX_HEADER_COLUMNS:
+        """The first MAX_ROW_FIELDS header cells, and how many named columns follow them.
+
+        A long unquoted line is never copied whole: a million-column header costs its text.
+        """
+        d = self.delimiter
+        if line.count(d) >= MAX_HEADER_COLUMNS:
             raise TableError(
                 f"{self.path.name}: the header has more than {MAX_HEADER_COLUMNS:,} columns"
             )
-        if '"' in text:
+        if '"' in line:
             try:
-                cells = next(csv.reader([text], delimiter=self.delimiter))
+                cells = next(csv.reader([line.rstrip("\r\n")], delimiter=d))
             except csv.Error as exc:
                 if "field limit" in str(exc):  # a cell past csv's own limit, far past ours
                     exc = csv.Error(f"a header cell is longer than {MAX_FIELD_CHARS} characters")
                 raise TableError(f"{self.path.name}, line 1: {_explain(exc)}") from None
             return cells[:MAX_ROW_FIELDS], sum(1 for c in cells[MAX_ROW_FIELDS:] if c.strip())
-        cells = text.split(self.delimiter, MAX_ROW_FIELDS)
-        if len(cells) <= MAX_ROW_FIELDS:
-            return cells, 0
-        rest = cells.pop()
-        named = re.finditer(
-            f"[^{re.escape(self.delimiter)}]*[^\\s{re.escape(self.delimiter)}]", rest
-        )
-        return cells, sum(1 for _ in named)
+        end = -1
+        for _ in range(MAX_ROW_FIELDS):
+            end = line.find(d, end + 1)
+            if end < 0:
+                return line.rstrip("\r\n").split(d), 0
+        named = re.compile(f"[^{re.escape(d)}]*[^\\s{re.escape(d)}]").finditer(line, end + 1)
+        return line[:end].split(d), sum(1 for _ in named)
 
     def _read_lines(self) -> Iterator[str]:
         # Binary lines split on b"\n", which is never part of a multibyte character in
@@ -106,6 +107,7 @@ class CsvTable:
                 if self._consumed_bytes > limit:
                     raise TableError(self._too_long(limit, is_line=len(bline) > limit))
                 line = bline.decode(codec)
+                del bline  # a header line may be megabytes: hold it once
                 self._consumed.append(line)
                 yield line
                 limit = MAX_ROW_BYTES
@@ -162,7 +164,9 @@ class CsvTable:
         tail = self.delimiter
 
         def start(out: TextIO) -> None:
-            header = self._without_reasons(self.header_raw, len(self.header) + self.extra_columns)
+            header = self._without_reasons(
+                self._header_line(), len(self.header) + self.extra_columns
+            )
             out.write(header + tail + _quote(reason_header) + self.newline)
 
         def write(out: TextIO, row: SourceRow, reason: str) -> None:
@@ -170,6 +174,15 @@ class CsvTable:
             out.write(self.newline)
 
         return RejectFile(path, self.encoding.codec, start, write)
+
+    def _header_line(self) -> str:
+        """The header line as it is in the file, read again: not kept all along, as a header
+        line may be megabytes long."""
+        codec = "utf-8" if self.encoding.codec == "utf-8-sig" else self.encoding.codec
+        with self.path.open("rb") as fh:
+            if self.encoding.codec == "utf-8-sig":
+                fh.read(3)
+            return fh.readline(MAX_HEADER_BYTES + 1).decode(codec)
 
     def _without_reasons(self, raw: str, width: int) -> str:
         text = raw.rstrip("\r\n")
@@ -184,7 +197,7 @@ class CsvTable:
 
 def detect_delimiter(header_line: str) -> str:
     """The separator used most in the header line outside quotes."""
-    unquoted = _QUOTED.sub("", header_line)
+    unquoted = _QUOTED.sub("", header_line) if '"' in header_line else header_line
     best = max(_DELIMITERS, key=unquoted.count)
     return best if unquoted.count(best) else ","
 
