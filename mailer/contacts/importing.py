@@ -36,7 +36,7 @@ from mailer.contacts.import_rows import (
 )
 from mailer.contacts.models import Contact
 from mailer.contacts.ownership import Holders, check_new_contact
-from mailer.contacts.tabular import RejectFile, SourceRow, TableError, open_table, shorten
+from mailer.contacts.tabular import RejectFile, SourceRow, Table, TableError, open_table, shorten
 from mailer.db import table_of, utcnow
 from mailer.managers.models import Manager
 from mailer.storage.copy import copy_insert
@@ -96,19 +96,7 @@ def import_contacts(
 
     Commits only through `commit`, the caller's (see the module's docstring).
     """
-    try:
-        table = open_table(path, sheet=sheet)
-        mapping, ignored = map_headers(table.header)
-    except TableError as exc:
-        raise ImportFileError(str(exc)) from None
-    except ImportFileError as exc:  # no header it knows: say where it looked
-        raise ImportFileError(f"{path.name}, {table.header_hint()}: {exc}") from None
-    ignored_count = len(ignored) + table.extra_columns  # columns past any row's width
-    report = ImportReport(
-        ignored_headers=_name_ignored(ignored, ignored_count),
-        ignored_count=ignored_count,
-        read_as=table.description,
-    )
+    table, mapping, report = _open(path, sheet)
     rejects_path = rejects_path or path.with_name(f"{path.stem}.rejects.csv")
     rejects = table.open_rejects(rejects_path, REASON_HEADER)
     owners = _owner_directory(session)
@@ -140,6 +128,24 @@ def import_contacts(
         rejects.close()
     report.rejects_path = rejects_path if rejects.count else None
     return report
+
+
+def _open(path: Path, sheet: str | None) -> tuple[Table, dict[str, int], ImportReport]:
+    """The table, what its columns mean, and a report saying how it is read and what not."""
+    try:
+        table = open_table(path, sheet=sheet)
+        mapping, ignored = map_headers(table.header)
+    except TableError as exc:
+        raise ImportFileError(str(exc)) from None
+    except ImportFileError as exc:  # no header it knows: say where it looked
+        raise ImportFileError(f"{path.name}, {table.header_hint()}: {exc}") from None
+    count = len(ignored) + table.extra_columns  # columns past any row's width
+    report = ImportReport(
+        ignored_headers=_name_ignored(ignored, count),
+        ignored_count=count,
+        read_as=table.description,
+    )
+    return table, mapping, report
 
 
 def _name_ignored(ignored: list[str], count: int) -> list[str]:

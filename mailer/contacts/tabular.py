@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -126,7 +126,7 @@ class XlsxTable:
             " choose one with --sheet NAME)"
         )
 
-    def _read(self, book: Workbook) -> Iterator[_Row]:
+    def _read(self, book: Workbook) -> Generator[_Row]:
         previous = 0
         try:
             for row in book.rows(self.sheet):
