@@ -210,6 +210,7 @@ class _SharedStrings:
         self._data = bytearray()
         self._ends = array("Q")
         self._text = _Text(limits.cell_chars)
+        self._full = ""  # why no more strings are kept: a cell needing one refuses the file
         self._phonetic = 0  # inside <rPh>: a reading aid, not the text
         self._stream: IO[bytes] | None = None
         self._parser = _Parser(part or "sharedStrings")
@@ -221,8 +222,10 @@ class _SharedStrings:
         p.CharacterDataHandler = self._text.add
 
     def get(self, index: int) -> str:
-        while index >= len(self._ends) and self._stream is not None:
+        while index >= len(self._ends) and self._stream is not None and not self._full:
             self._feed()
+        if index >= len(self._ends) and self._full:
+            raise XlsxError(self._full)
         if not 0 <= index < len(self._ends):
             return ""
         start = self._ends[index - 1] if index else 0
@@ -257,15 +260,16 @@ class _SharedStrings:
             self._phonetic -= 1
         elif tag == "t":
             self._text.on = False
-        elif tag == "si":
-            self._data += self._text.take().encode()
-            self._ends.append(len(self._data))
-            if len(self._ends) > self.limits.shared_strings:
-                raise XlsxError(f"it has more than {self.limits.shared_strings:,} shared strings")
-            if len(self._data) > self.limits.shared_bytes:
-                raise XlsxError(
-                    f"its shared strings take more than {self.limits.shared_bytes >> 20} MB"
-                )
+        elif tag == "si" and not self._full:  # past the limits strings are not kept
+            text = self._text.take().encode()
+            if len(self._ends) >= self.limits.shared_strings:
+                self._full = f"it has more than {self.limits.shared_strings:,} shared strings"
+            elif len(self._data) + len(text) > self.limits.shared_bytes:
+                megabytes = self.limits.shared_bytes >> 20
+                self._full = f"its shared strings take more than {megabytes} MB"
+            else:
+                self._data += text
+                self._ends.append(len(self._data))
 
 
 class _SheetReader:
