@@ -77,7 +77,7 @@ def test_millions_of_unused_shared_strings_are_never_loaded(tmp_path):
 
 
 def test_shared_strings_past_the_limit_refuse_the_file_in_one_line(tmp_path):
-    # 13,000 strings of 5,000 characters: each kept cut to 4,097, 53 MB in all.
+    # 13,000 strings of 5,000 characters, each kept cut to 4,097: 53 MB, past the 32 kept.
     filler = [b"<si><t>" + b"x" * 5000 + b"</t></si>"] * 13_000
     shared = [*strings("Email", "Имя", "ivan@x.example"), *filler]
     path = write_xlsx(tmp_path / "crm.xlsx", [[0, 1], [2, 13_002]], shared)
@@ -85,7 +85,7 @@ def test_shared_strings_past_the_limit_refuse_the_file_in_one_line(tmp_path):
     result = import_peak(tmp_path, path)
 
     assert result["error"] == (
-        "crm.xlsx is not a readable XLSX file: its shared strings take more than 48 MB"
+        "crm.xlsx is not a readable XLSX file: its shared strings take more than 32 MB"
     )
     assert_flat(result)
 

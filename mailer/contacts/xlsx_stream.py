@@ -208,7 +208,7 @@ class _SharedStrings:
     def __init__(self, archive: zipfile.ZipFile, part: str | None, limits: Limits) -> None:
         self.limits = limits
         self._data = bytearray()
-        self._ends = array("Q")
+        self._ends = array("I")  # offsets: the data stays under 4 GB
         self._text = _Text(limits.cell_chars)
         self._full = ""  # why no more strings are kept: a cell needing one refuses the file
         self._phonetic = 0  # inside <rPh>: a reading aid, not the text
