@@ -228,6 +228,3 @@ def _explain(exc: csv.Error) -> str:
 
 def _quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
-
-
-__all__ = ["MAX_FIELD_CHARS", "CsvTable", "detect_delimiter", "field_spans"]
