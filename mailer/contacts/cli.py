@@ -144,8 +144,14 @@ def tag_command(email: str, line: str) -> None:
     is_flag=True,
     help="Accept new people whose company or phone is already in the book.",
 )
+@click.option("--sheet", help="The XLSX sheet to read (default: the first).")
 def import_command(
-    file: Path, owner: str | None, dry_run: bool, rejects: Path | None, allow_same_company: bool
+    file: Path,
+    owner: str | None,
+    dry_run: bool,
+    rejects: Path | None,
+    allow_same_company: bool,
+    sheet: str | None,
 ) -> None:
     """Import a CSV or XLSX export; re-import updates contacts by e-mail."""
     with unit_of_work(commit=not dry_run) as session:
@@ -173,7 +179,9 @@ def import_command(
                 # Chunk by chunk, so a re-run after a crash resumes; a dry run commits
                 # nothing and its unit of work rolls back.
                 commit=None if dry_run else session.commit,
+                sheet=sheet,
             )
+    click.echo(f"read as {report.read_as}", err=True)
     if report.ignored_headers:
         click.echo("ignored columns: " + ", ".join(report.ignored_headers), err=True)
     if report.blank_rows:

@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 
 from mailer.contacts.book import (
@@ -26,6 +25,7 @@ from mailer.contacts.book import (
 from mailer.contacts.columns import HEADER_FIELDS, IGNORED_HEADERS
 from mailer.contacts.exporting import restore
 from mailer.contacts.folding import fold
+from mailer.contacts.table_rows import take_chunk
 from mailer.contacts.tabular import SourceRow, TableError, open_table
 from mailer.storage.pickling import pickle_as_field_tuples
 from mailer.tags.tagging import TagVocabulary, UnknownTagError, parse_tags
@@ -179,11 +179,13 @@ class RowCleaner:
         return CleanRow(source, fields, owner_id, [self.tag_ids[c] for c in codes])
 
 
-def read_chunks(path: Path, cleaner: RowCleaner, chunk_size: int) -> Iterator[Chunk]:
+def read_chunks(
+    path: Path, cleaner: RowCleaner, chunk_size: int, sheet: str | None = None
+) -> Iterator[Chunk]:
     """The file's rows, cleaned, chunk by chunk; TableError if it stops being readable."""
-    table = open_table(path)
+    table = open_table(path, sheet=sheet)
     rows = iter(table.rows())
-    while source_rows := list(islice(rows, chunk_size)):
+    while source_rows := take_chunk(rows, chunk_size):
         chunk = Chunk()
         for source in source_rows:
             if not any(v.strip() for v in source.values):
@@ -200,24 +202,28 @@ def read_chunks(path: Path, cleaner: RowCleaner, chunk_size: int) -> Iterator[Ch
 _DONE = "done"
 
 
-def _read_into(out: mp.Queue, path: Path, cleaner: RowCleaner, chunk_size: int) -> None:
+def _read_into(
+    out: mp.Queue, path: Path, cleaner: RowCleaner, chunk_size: int, sheet: str | None
+) -> None:
     pickle_as_field_tuples(SourceRow, ContactFields, Consent, CleanRow)  # what a chunk holds
     try:
-        for chunk in read_chunks(path, cleaner, chunk_size):
+        for chunk in read_chunks(path, cleaner, chunk_size, sheet):
             out.put(chunk)
         out.put(_DONE)
     except BaseException as exc:  # handed to the parent, which raises it there
         out.put(exc)
 
 
-def read_chunks_in_background(path: Path, cleaner: RowCleaner, chunk_size: int) -> Iterator[Chunk]:
+def read_chunks_in_background(
+    path: Path, cleaner: RowCleaner, chunk_size: int, sheet: str | None = None
+) -> Iterator[Chunk]:
     """`read_chunks` run in a second process, at most two chunks ahead of the consumer."""
     # fork: the child only reads the file (it never touches the inherited database
     # connections, and exits without cleanup), and it needs no importable __main__.
     is_fork = "fork" in mp.get_all_start_methods()
     context = mp.get_context("fork") if is_fork else mp.get_context("spawn")
     out: mp.Queue = context.Queue(maxsize=2)
-    process = context.Process(target=_read_into, args=(out, path, cleaner, chunk_size))
+    process = context.Process(target=_read_into, args=(out, path, cleaner, chunk_size, sheet))
     process.start()
     try:
         while True:

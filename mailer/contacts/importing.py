@@ -36,7 +36,7 @@ from mailer.contacts.import_rows import (
 )
 from mailer.contacts.models import Contact
 from mailer.contacts.ownership import Holders, check_new_contact
-from mailer.contacts.tabular import RejectFile, SourceRow, TableError, open_table, shorten
+from mailer.contacts.tabular import RejectFile, SourceRow, Table, TableError, open_table, shorten
 from mailer.db import table_of, utcnow
 from mailer.managers.models import Manager
 from mailer.storage.copy import copy_insert
@@ -71,6 +71,7 @@ class ImportReport:
     ignored_headers: list[str] = field(default_factory=list)
     ignored_count: int = 0
     rejects_path: Path | None = None
+    read_as: str = ""  # what the file was read as: CSV and its encoding, or XLSX and sheet
 
     @property
     def accepted(self) -> int:
@@ -89,17 +90,13 @@ def import_contacts(
     progress: Callable[[int], None] | None = None,
     background_read_bytes: int = BACKGROUND_READ_BYTES,
     commit: Callable[[], None] | None = None,
+    sheet: str | None = None,
 ) -> ImportReport:
     """Import a CSV or XLSX export; re-importing updates contacts by e-mail.
 
     Commits only through `commit`, the caller's (see the module's docstring).
     """
-    try:
-        table = open_table(path)
-    except TableError as exc:
-        raise ImportFileError(str(exc)) from None
-    mapping, ignored = map_headers(table.header)
-    report = ImportReport(ignored_headers=_name_ignored(ignored), ignored_count=len(ignored))
+    table, mapping, report = _open(path, sheet)
     rejects_path = rejects_path or path.with_name(f"{path.stem}.rejects.csv")
     rejects = table.open_rejects(rejects_path, REASON_HEADER)
     owners = _owner_directory(session)
@@ -118,7 +115,9 @@ def import_contacts(
     store = _ChunkStore(session, names, rejects, report, is_same_company_ok)
     try:
         with fewer_collections():
-            _store_chunks(store, read(path, cleaner, chunk_size), chunk_size, commit, progress)
+            _store_chunks(
+                store, read(path, cleaner, chunk_size, sheet), chunk_size, commit, progress
+            )
     except TableError as exc:
         # The file broke between two chunks: what was stored before stays, as it would with
         # a commit after every chunk.
@@ -131,10 +130,28 @@ def import_contacts(
     return report
 
 
-def _name_ignored(ignored: list[str]) -> list[str]:
+def _open(path: Path, sheet: str | None) -> tuple[Table, dict[str, int], ImportReport]:
+    """The table, what its columns mean, and a report saying how it is read and what not."""
+    try:
+        table = open_table(path, sheet=sheet)
+        mapping, ignored = map_headers(table.header)
+    except TableError as exc:
+        raise ImportFileError(str(exc)) from None
+    except ImportFileError as exc:  # no header it knows: say where it looked
+        raise ImportFileError(f"{path.name}, {table.header_hint()}: {exc}") from None
+    count = len(ignored) + table.extra_columns  # columns past any row's width
+    report = ImportReport(
+        ignored_headers=_name_ignored(ignored, count),
+        ignored_count=count,
+        read_as=table.description,
+    )
+    return table, mapping, report
+
+
+def _name_ignored(ignored: list[str], count: int) -> list[str]:
     named = [shorten(name) for name in ignored[:IGNORED_NAMED]]
-    if len(ignored) > IGNORED_NAMED:
-        named.append(f"… and {len(ignored) - IGNORED_NAMED:,} more")
+    if count > len(named):
+        named.append(f"… and {count - len(named):,} more")
     return named
 
 
