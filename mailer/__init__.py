@@ -24,6 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mailer.cli import register_cli
     from mailer.contacts import views
     from mailer.sessions import LazyCookieSessions
+    from mailer.web import init_web
     from tracking import views as tracking_views
 
     checked = config.load(app, test_config)
@@ -31,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.session_interface = LazyCookieSessions()
     app.register_blueprint(views.bp)
     app.register_blueprint(tracking_views.bp)
+    init_web(app)  # sign-in, CSRF and error pages over every blueprint registered above
     if checked.tracking.trusted_proxies:  # believe X-Forwarded-For from that many hops
         hops = checked.tracking.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

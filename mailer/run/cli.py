@@ -15,7 +15,7 @@ from campaigns.planning import plan_year
 from mailer.config import settings
 from mailer.db import utcnow
 from mailer.delivery.sending import DeliveryReport
-from mailer.run.demo import bring_forward, load_demo
+from mailer.run.demo import bring_forward, demo_accounts, load_demo
 from mailer.run.scheduling import Scheduler
 from mailer.run.sink import SmtpSink
 from mailer.run.web import WebServer, stop_process
@@ -191,8 +191,11 @@ def load_command(count: int, send_now: int) -> None:
         report = load_demo(session, Path(current_app.instance_path), count)
         plan = plan_year(session, now.year, now=now)
         forward = bring_forward(session, send_now, now)
+        accounts = demo_accounts(session)
     click.echo(
         f"demo contacts: read {report.rows_read}, accepted {report.accepted} "
         f"(new {report.inserted}, updated {report.updated}), rejected {report.rejected}"
     )
     click.echo(f"{now.year}: {plan.added} letters planned; {forward} made due now")
+    for email, role, password in accounts:  # demo passwords, made anew on every run
+        click.echo(f"sign in as {role}: {email} / {password}")
