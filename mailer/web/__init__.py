@@ -13,6 +13,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from mailer.config import settings
+from mailer.plurals import plural_ru
 from mailer.web import auth, errors, navigation
 
 # Blueprints a recipient reaches from a letter: no sign-in, no CSRF token (RFC 8058 POST).
@@ -20,6 +21,19 @@ PUBLIC_BLUEPRINTS = frozenset({"tracking"})
 PUBLIC_ENDPOINTS = frozenset({"static", "auth.sign_in"})
 
 csrf = CSRFProtect()
+
+# A history entry's kind as the timeline says it.
+HISTORY_KIND_TEXTS = {
+    "call": "Звонок",
+    "meeting": "Встреча",
+    "letter": "Письмо менеджера",
+    "note": "Заметка",
+    "transfer": "Передан",
+    "sent": "Отправлено письмо",
+    "click": "Клик по ссылке",
+    "task": "Задача",
+    "unsubscribe": "Отписался",
+}
 
 
 def init_web(app: Flask) -> None:
@@ -48,7 +62,8 @@ def init_web(app: Flask) -> None:
     csrf.init_app(app)
     app.register_blueprint(auth.bp)
     errors.register(app)
-    app.context_processor(lambda: {"menu": navigation.menu})
+    app.context_processor(lambda: {"menu": navigation.menu, "history_kinds": HISTORY_KIND_TEXTS})
+    app.add_template_filter(plural_ru, "plural")
     app.before_request(_require_sign_in)
 
 

@@ -25,9 +25,9 @@ class NavItem:
 
 
 NAV: list[NavItem] = [
-    NavItem("desk.hot_clicks", "Горячие клики", BOTH),
-    NavItem("desk.contacts", "Контакты", BOTH),
-    NavItem("desk.abandoned", "Забытые", BOTH),
+    NavItem("hot.index", "Горячие клики", BOTH),
+    NavItem("contacts.index", "Контакты", BOTH),
+    NavItem("contacts.abandoned", "Забытые", BOTH),
     NavItem("book.check", "Проверить", BOTH),
     NavItem("book.index", "Менеджеры", MARKETING),
 ]
@@ -42,7 +42,7 @@ def menu() -> list[dict[str, object]]:
         {
             "url": url_for(item.endpoint),
             "label": item.label,
-            "current": here == item.endpoint or here.startswith(item.endpoint + "_"),
+            "current": here == item.endpoint,
         }
         for item in NAV
         if current_user.role in item.roles and item.endpoint in current_app.view_functions
