@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from mailer.contacts.models import Contact, HistoryEntry, HistoryKind
+from mailer.contacts.models import Contact, HistoryEntry
 from tests.desk import post, sign_in
 from tests.desk_data import two_desks
 from tracking.models import Reminder, Task, TaskStatus
