@@ -28,7 +28,7 @@ def _ids_of(desk):
     return {"c": desk.contact.id, "q": desk.quiet.id, "t": desk.task.id, "r": desk.reminder.id}
 
 
-GETS = ["/contacts/{c}", "/contacts/{c}/edit", "/contacts/{q}"]
+GETS = ["/contacts/{c}", "/contacts/{c}/edit", "/contacts/{q}", "/tasks/{t}"]
 POSTS = [
     ("/contacts/{c}/notes", {"kind": "note", "body": "чужое"}),
     ("/contacts/{c}/fix-name", {}),
@@ -80,6 +80,7 @@ def test_lists_searches_and_counts_hold_only_the_managers_own_rows(desks, as_pet
         assert anna.contact.email not in page, path
         assert "Ромашка" not in page and "Анна" not in page, path
     assert petr.contact.email in pages["/contacts"]
+    assert as_petr.get("/").headers["Location"] == "/hot"  # not the managers' counts
     assert "2 контакта" in pages["/contacts"]  # the count is of Пётр's contacts only
     assert "Ничего не найдено" in pages["/contacts?q=Romashka"]
     assert petr.contact.email in pages["/contacts?q=Клиент"]

@@ -19,10 +19,10 @@ from tracking.models import TaskOutcome
 from tracking.reminders import add_reminder, close_reminder
 from tracking.tasks import OUTCOME_TEXTS, close_task
 
-bp = Blueprint("hot", __name__, url_prefix="/hot")
+bp = Blueprint("hot", __name__)
 
 
-@bp.get("")
+@bp.get("/hot")
 def index() -> ResponseReturnValue:
     actor = current_actor()
     today = utcnow().date()
@@ -33,7 +33,18 @@ def index() -> ResponseReturnValue:
         )
 
 
-@bp.post("/tasks/<int:task_id>/close")
+@bp.get("/tasks/<int:task_id>")
+def task(task_id: int) -> ResponseReturnValue:
+    """The digest's link to a task: the task on the hot-click page, if it is the reader's."""
+    with session_scope() as session:
+        try:
+            visible_task(session, current_actor(), task_id)
+        except NotFound:
+            abort(404)
+    return redirect(url_for("hot.index", _anchor=f"task-{task_id}"))
+
+
+@bp.post("/hot/tasks/<int:task_id>/close")
 def close(task_id: int) -> ResponseReturnValue:
     actor = current_actor()
     outcome = request.form.get("outcome", "")
@@ -60,7 +71,7 @@ def close(task_id: int) -> ResponseReturnValue:
     return redirect(url_for("hot.index"))
 
 
-@bp.post("/contacts/<int:contact_id>/remind")
+@bp.post("/hot/contacts/<int:contact_id>/remind")
 def remind(contact_id: int) -> ResponseReturnValue:
     actor = current_actor()
     with session_scope() as session:
@@ -83,7 +94,7 @@ def remind(contact_id: int) -> ResponseReturnValue:
     return redirect(url_for("contacts.card", contact_id=contact_id))
 
 
-@bp.post("/reminders/<int:reminder_id>/done")
+@bp.post("/hot/reminders/<int:reminder_id>/done")
 def reminder_done(reminder_id: int) -> ResponseReturnValue:
     with session_scope() as session:
         try:

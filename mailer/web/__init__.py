@@ -13,6 +13,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from mailer.config import settings
+from mailer.contacts.phones import display_phone
 from mailer.plurals import plural_ru
 from mailer.web import auth, errors, navigation
 
@@ -64,6 +65,7 @@ def init_web(app: Flask) -> None:
     errors.register(app)
     app.context_processor(lambda: {"menu": navigation.menu, "history_kinds": HISTORY_KIND_TEXTS})
     app.add_template_filter(plural_ru, "plural")
+    app.add_template_filter(display_phone, "phone")
     app.before_request(_require_sign_in)
 
 

@@ -21,6 +21,8 @@ def russian_error(exc: Exception) -> str:
     message = str(exc)
     if any("а" <= ch.lower() <= "я" for ch in message[:40]):  # already Russian
         return message[:1].upper() + message[1:]
+    if message.endswith("is already closed"):  # tracking.tasks.close_task, lost a race
+        return "Задача уже закрыта: её закрыли раньше."
     for prefix, text in _PREFIXES:
         if message.startswith(prefix):
             rest = message[len(prefix) :].strip(" :")
