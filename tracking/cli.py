@@ -9,8 +9,8 @@ import click
 from flask.cli import AppGroup
 
 from mailer.config import settings
-from mailer.db import utcnow
 from mailer.contacts.book import find_contact
+from mailer.db import utcnow
 from mailer.managers.services import find_manager
 from mailer.unit_of_work import unit_of_work
 from mailer.users.actor import SYSTEM
@@ -23,7 +23,7 @@ from tracking.tasks import VERDICTS, close_task, list_clicks, list_tasks
 links = AppGroup("links", help="A campaign's tracked links: label, role, destination.")
 
 _TAG = click.argument("tag")
-_LABEL = click.option("--label", required=True, help='How the template names it: link("…").')
+_LABEL = click.option("--label", required=True, help="How the template names it: link(\"…\").")
 
 
 @links.command("list")
