@@ -28,6 +28,7 @@ from mailer.contacts.preferred_names import preferred_name, set_preferred_name
 from mailer.contacts.search import NotFound, get_contact
 from mailer.contacts.transfers import transfer_contacts
 from mailer.letters.greeting import Greeting, greet
+from mailer.letters.rendering import Recipient
 from mailer.managers.models import Manager
 from mailer.tags.taxonomy import resolve_tags
 from mailer.users.actor import Actor

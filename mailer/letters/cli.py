@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 
 from mailer.config import settings
 from mailer.contacts.book import find_contact
+from mailer.contacts.preferred_names import preferred_name
 from mailer.letters.composing import compose_letter, letter_tag
 from mailer.letters.greeting import greet
 from mailer.letters.links import tag_link_ids
@@ -50,6 +51,7 @@ def preview_command(
             tag_code=tag.code if tag else None,
             link_ids=tag_link_ids(session, tag.id) if tag else {},
             settings=settings().letters,
+            preferred_name=preferred_name(session, contact.id),
         )
     if out:
         out.write_bytes(composed.raw)
