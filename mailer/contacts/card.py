@@ -52,11 +52,7 @@ class Card:
 def contact_card(session: Session, actor: Actor, contact_id: int) -> Card:
     contact = get_contact(session, actor, contact_id)
     preferred = preferred_name(session, contact.id)
-    greeting = (
-        greet(preferred)
-        if preferred
-        else greet(contact.first_name, contact.middle_name, contact.last_name)
-    )
+    greeting = Recipient.of(contact, preferred).greeting()  # the letters' own rule
     block = mailing_block(contact.has_consent, contact.unsubscribed_at, contact.hard_bounced_at)
     history = session.scalars(
         select(HistoryEntry)
