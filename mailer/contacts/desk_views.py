@@ -22,7 +22,8 @@ from mailer.contacts.search import (
     search_contacts,
     tag_choices,
 )
-from mailer.db import session_scope
+from mailer.db import session_scope, utcnow
+from mailer.privacy.erasure import erase_contact
 from mailer.web.auth import current_actor, marketing_only
 from mailer.web.russian import russian_error
 
@@ -137,6 +138,25 @@ def transfer(contact_id: int) -> ResponseReturnValue:
             return redirect(url_for("contacts.card", contact_id=contact_id))
         session.commit()
     return _done(contact_id, "Контакт передан.")
+
+
+@bp.post("/<int:contact_id>/erase")
+@marketing_only
+def erase(contact_id: int) -> ResponseReturnValue:
+    """Erase on request: personal fields gone, an anonymous trace and the address's hash kept."""
+    if request.form.get("confirm") != "1":
+        flash("Отметьте, что клиент просил удалить его данные.", "error")
+        return redirect(url_for("contacts.card", contact_id=contact_id))
+    with session_scope() as session:
+        try:
+            erase_contact(session, current_actor(), contact_id, now=utcnow())
+        except NotFound:
+            abort(404)
+        except ValueError as exc:
+            flash(russian_error(exc), "error")
+            return redirect(url_for("contacts.card", contact_id=contact_id))
+        session.commit()
+    return _done(contact_id, "Персональные данные удалены; адрес больше не попадёт в рассылки.")
 
 
 def _edit_form() -> cards.EditForm:
