@@ -40,7 +40,7 @@ class ContactQuery:
 class ContactPage:
     rows: list[Contact]
     next_after_id: int | None  # None: this is the last page
-    total: int | None  # counted only without a text query (a count of a search scans)
+    total: int | None  # counted only without a text or tag filter (their count scans)
 
 
 def visible(actor: Actor) -> Select[Contact]:
@@ -104,7 +104,7 @@ def search_contacts(
     """One page of the actor's contacts matching the query, newest first."""
     stmt = _filtered(actor, query)
     total = None
-    if not query.text.strip():
+    if not query.text.strip() and not query.tag_code:  # an index count: owner or all
         total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     if query.after_id is not None:
         stmt = stmt.where(Contact.id < query.after_id)
