@@ -46,6 +46,8 @@ def test_adding_a_contact_of_a_company_another_manager_owns_is_refused_with_the_
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Такой контакт уже есть в базе" in page and "Анна Смирнова" in page
+    assert "контакт другого менеджера" in page  # the owner is named; the person is not shown
+    assert desks[1].contact.email not in page
     assert _contacts(session) == before
     added = post(
         as_petr,
