@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from mailer.contacts.book import ContactError
 from mailer.contacts.importing import import_contacts
 from mailer.contacts.models import Contact, HistoryEntry, HistoryKind
 from mailer.delivery.models import Letter, LetterStatus
@@ -14,7 +13,6 @@ from mailer.privacy.models import ErasedAddress
 from mailer.privacy.suppression import address_hash
 from tests.desk import post, sign_in
 from tests.desk_data import two_desks
-from tests.factories import make_contact
 from tracking.models import Reminder, Task
 
 
@@ -70,14 +68,31 @@ def test_erasing_blanks_the_person_and_keeps_an_anonymous_trace(desks, marketing
     assert email not in str(session.scalars(select(ErasedAddress.address_hash)).all())
 
 
-def test_an_erased_address_cannot_be_added_or_imported_again(desks, marketing, session, tmp_path):
+def test_an_erased_address_cannot_be_added_or_imported_again(
+    desks, marketing, runner, session, tmp_path
+):
     petr, _ = desks
     email = petr.quiet.email
     _erase(marketing, petr.quiet.id)
-    session.expire_all()
-    with pytest.raises(ContactError, match="erased on request"):
-        make_contact(session, email=email.upper(), owner=petr.contact.owner)
-    session.rollback()
+    added = runner.invoke(
+        args=[
+            "mailer",
+            "contacts",
+            "add",
+            "--email",
+            email.upper(),
+            "--owner",
+            "petr@gifts.example",
+        ]
+    )
+    assert added.exit_code == 1 and "erased on request" in added.output
+    page = post(
+        marketing,
+        "/contacts/new",
+        {"email": email, "owner": str(petr.quiet.owner_id)},
+        token_from="/contacts/new",
+    )
+    assert page.status_code == 400 and "erased on request" in page.get_data(as_text=True)
     path = tmp_path / "again.csv"
     path.write_text(f"Email;Имя\n{email};Снова\nnew@new.example;Новый\n", encoding="utf-8")
     report = import_contacts(session, path, default_owner=petr.contact.owner)

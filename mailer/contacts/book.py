@@ -18,7 +18,6 @@ from mailer.contacts.ownership import Holders, check_new_contact
 from mailer.contacts.phones import normalise_phone
 from mailer.db import utcnow
 from mailer.managers.models import Manager
-from mailer.privacy.suppression import erased_among
 from mailer.tags.models import Tag
 
 
@@ -204,8 +203,6 @@ def add_contact(
     book's one rule (`check_new_contact`, which the import applies too) unless the caller
     says this is a different person of the same company.
     """
-    if erased_among(session.connection(), [fields.email]):
-        raise ContactError(f"{fields.email} was erased on request and may not be added again")
     is_known = session.scalar(select(Contact.id).where(Contact.email == fields.email))
     if is_known or check_new_contact(
         Holders.of(session.connection(), [fields]),

@@ -30,6 +30,7 @@ from mailer.contacts.transfers import transfer_contacts
 from mailer.letters.greeting import Greeting, greet
 from mailer.letters.rendering import Recipient
 from mailer.managers.models import Manager
+from mailer.privacy.suppression import refuse_erased
 from mailer.tags.taxonomy import resolve_tags
 from mailer.users.actor import Actor
 
@@ -169,6 +170,7 @@ def new_contact(
         consent=Consent(True, None, consent) if consent else None,
         phone_region=phone_region,
     )
+    refuse_erased(session.connection(), fields.email)
     return add_contact(
         session,
         fields,

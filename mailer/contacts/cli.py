@@ -25,6 +25,7 @@ from mailer.contacts.models import HistoryKind
 from mailer.contacts.notes import abandoned_contacts, add_note, contact_history
 from mailer.contacts.transfers import transfer_contacts
 from mailer.managers.services import find_manager
+from mailer.privacy.suppression import refuse_erased
 from mailer.tags.taxonomy import resolve_tags
 from mailer.unit_of_work import unit_of_work
 
@@ -102,6 +103,7 @@ def add_command(
             consent=Consent(True, None, consent_source) if consent_source else None,
             phone_region=settings().default_phone_region,
         )
+        refuse_erased(session.connection(), fields.email)  # erased on request: never back
         contact = add_contact(
             session,
             fields,

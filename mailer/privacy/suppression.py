@@ -26,3 +26,9 @@ def erased_among(connection: Connection, emails: Iterable[str]) -> set[str]:
         return set()
     found = connection.execute(_ERASED, {"keys": list(by_hash)}).scalars()
     return {by_hash[h] for h in found}
+
+
+def refuse_erased(connection: Connection, email: str) -> None:
+    """Adding a contact by hand: an erased address is refused in one line (ValueError)."""
+    if erased_among(connection, [email]):
+        raise ValueError(f"{email} was erased on request and may not be added again")
