@@ -25,10 +25,22 @@ def as_petr(app, desks):
 
 
 def _ids_of(desk):
-    return {"c": desk.contact.id, "q": desk.quiet.id, "t": desk.task.id, "r": desk.reminder.id}
+    return {
+        "c": desk.contact.id,
+        "q": desk.quiet.id,
+        "t": desk.task.id,
+        "r": desk.reminder.id,
+        "l": desk.task.letter_id,
+    }
 
 
-GETS = ["/contacts/{c}", "/contacts/{c}/edit", "/contacts/{q}", "/tasks/{t}"]
+GETS = [
+    "/contacts/{c}",
+    "/contacts/{c}/edit",
+    "/contacts/{q}",
+    "/contacts/{c}/letters/{l}",
+    "/tasks/{t}",
+]
 POSTS = [
     ("/contacts/{c}/notes", {"kind": "note", "body": "чужое"}),
     ("/contacts/{c}/fix-name", {}),
@@ -60,6 +72,18 @@ def test_every_url_of_another_managers_objects_is_not_found(desks, as_petr, sess
     )
     assert not any("чужое" in body for body in bodies)
     assert session.scalar(select(Reminder).where(Reminder.text == "чужое")) is None
+
+
+def test_a_letter_is_found_only_under_its_own_contact(desks, as_petr):
+    petr, anna = desks
+    own = f"/contacts/{petr.contact.id}/letters/{petr.task.letter_id}"
+    page = as_petr.get(own).get_data(as_text=True)
+    assert "<th>Отправлено</th><td>20.02.2027 07:00 UTC</td>" in page and "mar8 2027" in page
+    assert as_petr.get(f"/contacts/{petr.contact.id}").get_data(as_text=True).count(own) == 1
+    # Another manager's letter under one's own contact id is not found either.
+    assert (
+        as_petr.get(f"/contacts/{petr.contact.id}/letters/{anna.task.letter_id}").status_code == 404
+    )
 
 
 def test_lists_searches_and_counts_hold_only_the_managers_own_rows(desks, as_petr):

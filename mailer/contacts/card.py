@@ -27,6 +27,7 @@ from mailer.contacts.notes import add_note
 from mailer.contacts.preferred_names import preferred_name, set_preferred_name
 from mailer.contacts.search import NotFound, get_contact
 from mailer.contacts.transfers import transfer_contacts
+from mailer.delivery.models import Letter
 from mailer.letters.greeting import Greeting, greet
 from mailer.letters.rendering import Recipient
 from mailer.managers.models import Manager
@@ -48,6 +49,7 @@ class Card:
     preferred_name: str
     mailing_block: str  # "" when letters may go; else why not, in Russian
     history: list[HistoryEntry]  # newest first
+    letters: list[Letter]  # campaign letters to the contact, newest first
 
 
 def contact_card(session: Session, actor: Actor, contact_id: int) -> Card:
@@ -66,9 +68,31 @@ def contact_card(session: Session, actor: Actor, contact_id: int) -> Card:
         .order_by(HistoryEntry.created_at.desc(), HistoryEntry.id.desc())
         .limit(500)
     )
-    return Card(
-        contact, greeting, preferred, BLOCK_TEXTS.get(block or "", block or ""), list(history)
+    letters = session.scalars(
+        select(Letter)
+        .where(Letter.contact_id == contact.id)
+        .order_by(Letter.planned_at.desc(), Letter.id.desc())
+        .limit(200)
     )
+    return Card(
+        contact,
+        greeting,
+        preferred,
+        BLOCK_TEXTS.get(block or "", block or ""),
+        list(history),
+        list(letters),
+    )
+
+
+def contact_letter(session: Session, actor: Actor, contact_id: int, letter_id: int) -> Letter:
+    """One letter of a contact the actor may see; NotFound for any other pair of ids."""
+    contact = get_contact(session, actor, contact_id)
+    letter = session.scalar(
+        select(Letter).where(Letter.id == letter_id, Letter.contact_id == contact.id)
+    )
+    if letter is None:
+        raise NotFound(f"no letter {letter_id} of contact {contact_id}")
+    return letter
 
 
 def _author(session: Session, actor: Actor) -> Manager | None:

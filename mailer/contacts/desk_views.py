@@ -76,6 +76,17 @@ def card(contact_id: int) -> ResponseReturnValue:
         )
 
 
+@bp.get("/<int:contact_id>/letters/<int:letter_id>")
+def letter(contact_id: int, letter_id: int) -> ResponseReturnValue:
+    """The exact letter a history line speaks of: campaign, status, dates, Message-ID."""
+    with session_scope() as session:
+        try:
+            found = cards.contact_letter(session, current_actor(), contact_id, letter_id)
+        except NotFound:
+            abort(404)
+        return render_template("pages/contacts/letter.html", letter=found, contact_id=contact_id)
+
+
 def _done(contact_id: int, message: str) -> ResponseReturnValue:
     flash(message, "info")
     return redirect(url_for("contacts.card", contact_id=contact_id))

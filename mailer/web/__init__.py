@@ -23,6 +23,18 @@ PUBLIC_ENDPOINTS = frozenset({"static", "auth.sign_in"})
 
 csrf = CSRFProtect()
 
+# A campaign letter's status as the card says it.
+LETTER_STATUS_TEXTS = {
+    "planned": "запланировано",
+    "sending": "отправляется",
+    "sent": "отправлено",
+    "deferred": "отложено, будет повтор",
+    "bounced": "адрес не существует",
+    "failed": "не отправлено",
+    "expired": "не успело к дате",
+    "cancelled": "отменено",
+}
+
 # A history entry's kind as the timeline says it.
 HISTORY_KIND_TEXTS = {
     "call": "Звонок",
@@ -63,7 +75,13 @@ def init_web(app: Flask) -> None:
     csrf.init_app(app)
     app.register_blueprint(auth.bp)
     errors.register(app)
-    app.context_processor(lambda: {"menu": navigation.menu, "history_kinds": HISTORY_KIND_TEXTS})
+    app.context_processor(
+        lambda: {
+            "menu": navigation.menu,
+            "history_kinds": HISTORY_KIND_TEXTS,
+            "letter_statuses": LETTER_STATUS_TEXTS,
+        }
+    )
     app.add_template_filter(plural_ru, "plural")
     app.add_template_filter(display_phone, "phone")
     app.before_request(_require_sign_in)
