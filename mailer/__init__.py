@@ -22,8 +22,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     import mailer.tables  # noqa: F401  (every table joins the one metadata)
     from mailer import config, db
     from mailer.cli import register_cli
-    from mailer.contacts import views
+    from mailer.contacts import desk_views, views
     from mailer.sessions import LazyCookieSessions
+    from mailer.web import init_web
+    from tracking import desk_views as hot_views
     from tracking import views as tracking_views
 
     checked = config.load(app, test_config)
@@ -31,6 +33,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.session_interface = LazyCookieSessions()
     app.register_blueprint(views.bp)
     app.register_blueprint(tracking_views.bp)
+    app.register_blueprint(desk_views.bp)
+    app.register_blueprint(hot_views.bp)
+    init_web(app)  # sign-in, CSRF and error pages over every blueprint registered above
     if checked.tracking.trusted_proxies:  # believe X-Forwarded-For from that many hops
         hops = checked.tracking.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -20,6 +20,7 @@ from mailer.storage import schema
 from mailer.tags.cli import tags
 from mailer.tags.taxonomy import seed_tags
 from mailer.unit_of_work import unit_of_work
+from mailer.users.cli import users
 from tracking.cli import clicks, links, tasks
 from tracking.links import seed_links
 
@@ -64,6 +65,7 @@ for _command in (
     campaigns,
     tasks,
     clicks,
+    users,
     run.deliver_command,
     run.worker_command,
     run.scheduler_command,

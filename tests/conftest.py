@@ -20,7 +20,10 @@ from mailer.storage import schema
 from mailer.tags.taxonomy import seed_tags
 from tracking.links import seed_links
 
-pytest_plugins = ["tests.conftest_smtp"]  # smtp_server, no_unexpected_smtp
+pytest_plugins = [
+    "tests.conftest_smtp",  # smtp_server, no_unexpected_smtp
+    "tests.conftest_browser",  # browser, live_url, page, signed_in_page
+]
 
 PG_URL = os.environ.get("MAILER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("MAILER_TEST_REQUIRE_PG") == "1"

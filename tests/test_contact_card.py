@@ -16,6 +16,7 @@ from mailer.contacts.importing import import_contacts
 from mailer.contacts.models import Contact, HistoryKind
 from mailer.contacts.notes import add_note
 from mailer.letters.cli import greeting_command
+from tests.desk import sign_in_marketing
 from tests.factories import make_contact, make_manager
 
 
@@ -88,10 +89,11 @@ def test_transfer_says_why_nothing_moved(runner, session, ivan):
     assert result.output == "transferred 1 of 1 contact to Пётр Петров\n"
 
 
-def test_lists_show_idn_emails_in_unicode(runner, ivan, client):
+def test_lists_show_idn_emails_in_unicode(runner, session, ivan, client):
     for args in (["check", "--email", "ivan@xn--80a1acny.xn--p1ai"], ["abandoned", "--days", "0"]):
         result = runner.invoke(args=["mailer", "contacts", *args])
         assert "ivan@почта.рф" in result.output and "xn--" not in result.output, args
+    sign_in_marketing(client, session)
     page = client.get("/check", query_string={"q": "ivan@почта.рф"}).get_data(as_text=True)
     assert "ivan@почта.рф" in page and "xn--" not in page
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from mailer.contacts.importing import import_contacts
 from mailer.contacts.models import Contact
+from tests.desk import sign_in_marketing
 from tests.factories import make_contact, make_manager
 from tests.test_importing import read_rejects, write_csv
 
@@ -41,7 +42,8 @@ def test_the_cli_check_finds_the_owned_company(runner, anna_owns, typed, owned):
 
 
 @pytest.mark.parametrize(("typed", "owned"), TYPED)
-def test_the_web_check_finds_the_owned_company(client, anna_owns, typed, owned):
+def test_the_web_check_finds_the_owned_company(client, session, anna_owns, typed, owned):
+    sign_in_marketing(client, session)
     page = client.get("/check", query_string={"q": typed}).get_data(as_text=True)
     assert "можно добавлять" not in page
     assert owned.replace("«", "&laquo;") in page or owned in page
@@ -97,6 +99,7 @@ def test_a_check_with_several_candidates_lists_each_with_its_owner(runner, clien
         " 1 contact (Векторов Пётр <p1@vector.example>)"
     )
 
+    sign_in_marketing(client, session)
     page = client.get("/check", query_string={"q": "Вектор"}).get_data(as_text=True)
     assert "Найдено 2 совпадения у 2 владельцев: Анна Смирнова, Пётр Петров" in page
     assert page.count('<td class="owner">') == 2
@@ -128,9 +131,10 @@ def test_a_company_the_importing_owner_also_holds_is_theirs(session, tmp_path):
     )
 
 
-def test_checking_a_bare_legal_form_asks_for_the_name(runner, client, anna_owns):
+def test_checking_a_bare_legal_form_asks_for_the_name(runner, client, session, anna_owns):
     result = runner.invoke(args=["mailer", "contacts", "check", "--company", "«ООО»"])
     assert result.exit_code == 1
     assert result.output == "Error: company '«ООО»' is only a legal form: give its name\n"
+    sign_in_marketing(client, session)
     page = client.get("/check", query_string={"q": "ООО"}).get_data(as_text=True)
     assert "only a legal form" in page and "можно добавлять" not in page

@@ -121,10 +121,10 @@ def test_mailer_web_serves_the_pages_with_gunicorn_and_stops_on_sigterm(
 ) -> None:
     log = tmp_path / "web.log"
     with serving(environment, log, "web", "--workers", "2") as (process, port):
-        status, server, page = _get(port, "/")
+        status, server, page = _get(port, "/sign-in")  # the desks are behind sign-in
         assert status == 200, page
         assert server is not None and server.startswith("gunicorn"), server
-        assert "Менеджеры" in page
+        assert "Вход" in page
         assert _stopped_by(process, signal.SIGTERM, log) == 0, log.read_text()
         assert not _any_left(process), "a gunicorn worker outlived its master"
     assert log.read_text().count("Booting worker") == 2
@@ -136,7 +136,7 @@ def test_mailer_run_serves_with_gunicorn_and_ctrl_c_stops_everything(
     log = tmp_path / "run.log"
     database = environment["MAILER_DATABASE_URL"].removeprefix("sqlite:///")
     with serving(environment, log, "run", "--workers", "1") as (process, port):
-        status, server, page = _get(port, "/")
+        status, server, page = _get(port, "/sign-in")
         assert (status, server) == (200, "gunicorn"), page
         holder = f":{process.pid}"
         assert _wait_for(lambda: _scheduler_lease(database)[0].endswith(holder)), log.read_text()

@@ -9,12 +9,15 @@ import click
 from flask.cli import AppGroup
 
 from mailer.config import settings
+from mailer.contacts.book import find_contact
 from mailer.db import utcnow
 from mailer.managers.services import find_manager
 from mailer.unit_of_work import unit_of_work
+from mailer.users.actor import SYSTEM
 from tracking.clicks import settle_clicks
 from tracking.links import add_link, campaign_links, find_campaign, remove_link, set_link
 from tracking.models import TaskOutcome
+from tracking.reminders import add_reminder
 from tracking.tasks import VERDICTS, close_task, list_clicks, list_tasks
 
 links = AppGroup("links", help="A campaign's tracked links: label, role, destination.")
@@ -107,6 +110,22 @@ def list_tasks_command(manager_ref: str | None, only_open: bool) -> None:
             row.manager_name,
         )
         click.echo("\t".join(fields))
+
+
+@tasks.command("add")
+@click.option("--contact", "email", required=True, help="The contact's e-mail.")
+@click.option("--due", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="YYYY-MM-DD")
+@click.argument("text")
+def add_reminder_command(email: str, due: datetime, text: str) -> None:
+    """Set a reminder on a contact for its owner ("перезвонить через 2 дня")."""
+    with unit_of_work() as session:
+        contact = find_contact(session, email)
+        reminder = add_reminder(
+            session, SYSTEM, contact.id, due.date(), text, today=utcnow().date()
+        )
+        click.echo(
+            f"reminder {reminder.id} for {contact.owner.email} on {reminder.due_on:%Y-%m-%d}"
+        )
 
 
 @tasks.command("done")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,7 @@ from mailer.letters.rendering import Occasion, letter_environment
 from mailer.managers.models import Manager
 from mailer.managers.services import find_house_sender
 from mailer.smtp import Outcome, Outgoing
-from tracking.models import CampaignLink, Task, TaskStatus
+from tracking.models import CampaignLink, Reminder, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,18 @@ class DigestItem:
     campaign: str
     clicked: str  # on the manager's clock
     task_url: str
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    """A reminder due today or overdue, as the digest lists it before the hot clicks."""
+
+    due: str
+    is_overdue: bool
+    text: str
+    name: str
+    company: str
+    phone: str
 
 
 @dataclass(frozen=True)
@@ -224,6 +236,7 @@ def _compose(
         "count": len(items),
         "items": items,
         "digest_time": f"{cutoff.hour}:{cutoff:%M}",
+        "reminders": _due_reminders(session, manager.id, local.date()),
     }
     env = letter_environment()
     subject = " ".join(env.get_template(f"{TEMPLATES}/subject.txt").render(context).split())
@@ -256,6 +269,32 @@ def _item(row: Row[Any], zone: ZoneInfo, base_url: str) -> DigestItem:
         clicked=f"{row.clicked_at.astimezone(zone):%d.%m.%Y, %H:%M}",
         task_url=f"{base_url}/tasks/{row.id}",
     )
+
+
+def _due_reminders(session: Session, manager_id: int, today: date) -> list[DueReminder]:
+    """The manager's open reminders due today or overdue: they lead the digest."""
+    stmt = (
+        select(Reminder.due_on, Reminder.text, Contact)
+        .join(Contact, Contact.id == Reminder.contact_id)
+        .where(
+            Reminder.manager_id == manager_id,
+            Reminder.status == TaskStatus.OPEN,
+            Reminder.due_on <= today,
+        )
+        .order_by(Reminder.due_on, Reminder.id)
+        .limit(100)
+    )
+    return [
+        DueReminder(
+            due=f"{due_on:%d.%m.%Y}",
+            is_overdue=due_on < today,
+            text=_line(text),
+            name=_line(contact.full_name) or contact.email,
+            company=_line(contact.company_display),
+            phone=display_phone(contact.phone),
+        )
+        for due_on, text, contact in session.execute(stmt)
+    ]
 
 
 def _greeting(local: datetime) -> str:

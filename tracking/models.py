@@ -8,9 +8,18 @@ NULL when those go, and each click keeps its own copy of whom and which campaign
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.db import Base, UTCDateTime, str_enum, utcnow
@@ -119,6 +128,27 @@ class Task(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Listed in a morning digest: each hot click is announced once.
     digested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Reminder(Base):
+    """A manager's own task on a contact ("перезвонить через 2 дня"): a due date and a text.
+
+    It shares the task list with hot clicks; due and overdue ones lead the morning page.
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_manager_status_due", "manager_id", "status", "due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # The contact's owner when it was set: whose list it is on.
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id", ondelete="SET NULL"))
+    due_on: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[TaskStatus] = mapped_column(str_enum(TaskStatus), default=TaskStatus.OPEN)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GoneLetter(Base):

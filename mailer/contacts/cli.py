@@ -20,7 +20,7 @@ from mailer.contacts.book import (
     select_contacts,
 )
 from mailer.contacts.candidates import group_candidates, owners_of
-from mailer.contacts.card import contact_card, history_line
+from mailer.contacts.card_lines import contact_card, history_line
 from mailer.contacts.exporting import export_contacts
 from mailer.contacts.importing import import_contacts
 from mailer.contacts.models import HistoryKind
@@ -28,6 +28,7 @@ from mailer.contacts.notes import abandoned_contacts, add_note, contact_history
 from mailer.contacts.transfers import transfer_contacts
 from mailer.managers.services import find_manager
 from mailer.plurals import plural_en
+from mailer.privacy.suppression import refuse_erased
 from mailer.tags.taxonomy import resolve_tags
 from mailer.unit_of_work import unit_of_work
 
@@ -109,6 +110,7 @@ def add_command(
             consent=Consent(True, None, consent_source) if consent_source else None,
             phone_region=settings().default_phone_region,
         )
+        refuse_erased(session.connection(), fields.email)  # erased on request: never back
         contact = add_contact(
             session,
             fields,

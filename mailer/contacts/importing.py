@@ -39,6 +39,7 @@ from mailer.contacts.ownership import Holders, check_new_contact
 from mailer.contacts.tabular import RejectFile, SourceRow, Table, TableError, open_table, shorten
 from mailer.db import table_of, utcnow
 from mailer.managers.models import Manager
+from mailer.privacy.suppression import ERASED_REASON, erased_among
 from mailer.storage.copy import copy_insert
 from mailer.storage.gc_tuning import fewer_collections
 from mailer.storage.listparams import in_list_param
@@ -220,8 +221,12 @@ class _ChunkStore:
         by_email = {e: (cid, oid) for cid, e, oid in found}
         holders = Holders.of(connection, (r.fields for r in rows))
         writes = _Writes(utcnow())
+        erased = erased_among(connection, emails)  # erased on request: never back
         for row in rows:
             f = row.fields
+            if f.email in erased:
+                self._reject(row.source, ERASED_REASON)
+                continue
             existing = by_email.get(f.email)  # (id, owner); id 0: added earlier in this chunk
             owner_id = row.owner_id or (existing[1] if existing else None)
             if owner_id is None:

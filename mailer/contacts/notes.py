@@ -61,8 +61,13 @@ class Abandoned:
         return self.last_note_at or self.contact.created_at
 
 
-def abandoned_contacts(session: Session, days: int, now: datetime | None = None) -> list[Abandoned]:
-    """Contacts with no note for `days` days, grouped by owner, the longest-quiet first."""
+def abandoned_contacts(
+    session: Session, days: int, now: datetime | None = None, *, owner_id: int | None = None
+) -> list[Abandoned]:
+    """Contacts with no note for `days` days, grouped by owner, the longest-quiet first.
+
+    With `owner_id`, only that owner's (a manager's desk asks for its own in the query).
+    """
     if days < 0:
         raise ValueError("days must not be negative")
     cutoff = (now or utcnow()) - timedelta(days=days)
@@ -80,4 +85,6 @@ def abandoned_contacts(session: Session, days: int, now: datetime | None = None)
         .where(quiet_since < cutoff)
         .order_by(Manager.name, Manager.id, quiet_since, Contact.id)
     )
+    if owner_id is not None:
+        stmt = stmt.where(Contact.owner_id == owner_id)
     return [Abandoned(c, last) for c, last in session.execute(stmt).all()]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from mailer.config import settings
@@ -12,13 +13,16 @@ from mailer.contacts.models import Contact
 from mailer.db import session_scope
 from mailer.managers.models import Manager
 from mailer.plurals import plural_ru
+from mailer.web.auth import current_actor
 
 bp = Blueprint("book", __name__)
 
 
 @bp.get("/")
-def index() -> str:
-    """Managers with how many contacts each owns."""
+def index() -> ResponseReturnValue:
+    """Managers with how many contacts each owns (marketing's; a manager lands on its desk)."""
+    if not current_actor().is_marketing:
+        return redirect(url_for("hot.index"))
     with session_scope() as session:
         stmt = select(Contact.owner_id, func.count()).group_by(Contact.owner_id)
         counts = {owner_id: n for owner_id, n in session.execute(stmt)}

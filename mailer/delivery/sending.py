@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from mailer.contacts.book import mailing_block
 from mailer.contacts.models import Contact
+from mailer.contacts.preferred_names import PreferredName
 from mailer.db import utcnow
 from mailer.delivery.claims import STALE_CLAIM, ClaimKeeper, claim_due, recover_stale_claims
 from mailer.delivery.messenger import Messenger
@@ -249,6 +250,10 @@ _CLAIMED_ROWS = (
         Contact.has_consent,
         Contact.unsubscribed_at,
         Contact.hard_bounced_at,
+        select(PreferredName.name)  # the name the client asked to be called, if any
+        .where(PreferredName.contact_id == Letter.contact_id)
+        .scalar_subquery()
+        .label("preferred_name"),
         exists()
         .where(
             contact_tags.c.contact_id == Letter.contact_id,

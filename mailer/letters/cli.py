@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from mailer.config import settings
 from mailer.contacts.book import find_contact
+from mailer.contacts.preferred_names import preferred_name
 from mailer.db import utcnow
 from mailer.delivery.models import LetterStatus
 from mailer.delivery.send_now import send_planned_now
@@ -56,6 +57,7 @@ def preview_command(
             tag_code=tag.code if tag else None,
             link_ids=tag_link_ids(session, tag.id) if tag else {},
             settings=settings().letters,
+            preferred_name=preferred_name(session, contact.id),
         )
     if out:
         try:

@@ -113,6 +113,7 @@ def compose_letter(
     occasion: Occasion | None = None,
     message_id: str | None = None,
     letter_id: int = 0,
+    preferred_name: str = "",
 ) -> ComposedLetter:
     """Render and serialise the letter a contact would get now, from its current owner.
 
@@ -121,7 +122,7 @@ def compose_letter(
     campaign's links by label (`campaign_link_ids`).
     """
     return compose_to(
-        Recipient.of(contact),
+        Recipient.of(contact, preferred_name),
         contact.id,
         kind,
         sender=resolve_sender(contact.owner, house_sender),

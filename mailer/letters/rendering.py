@@ -98,17 +98,30 @@ class Recipient:
     middle_name: str = ""
     last_name: str = ""
     company: str = ""
+    preferred_name: str = ""  # what the client asked to be called; the greeting uses it
 
     @classmethod
-    def of(cls, contact: ContactFields) -> Recipient:
-        """From a contact, or a row carrying its columns."""
+    def of(cls, contact: ContactFields, preferred_name: str | None = None) -> Recipient:
+        """From a contact, or a row carrying its columns (and `preferred_name`, if it has it)."""
         return cls(
             email=contact.email,
             first_name=contact.first_name,
             middle_name=contact.middle_name,
             last_name=contact.last_name,
             company=contact.company_name,
+            preferred_name=preferred_name or getattr(contact, "preferred_name", None) or "",
         )
+
+    def greeting(self) -> Greeting:
+        """The preferred name when there is one, verbatim if the parser does not know it;
+        else the greeting read from the name fields."""
+        if not self.preferred_name:
+            return greet(self.first_name, self.middle_name, self.last_name)
+        found = greet(self.preferred_name)
+        if found.first_name is not None:
+            return found
+        name = " ".join(self.preferred_name.split())
+        return Greeting(f"Здравствуйте, {name}!", name, None, "preferred", "как просил клиент")
 
 
 class ContactFields(Protocol):
@@ -222,7 +235,7 @@ def render_letter(
     """Subject, text and HTML of one letter; raises LetterLintError when it must not go out
     (LetterTemplateError, naming file, line and name, when a template cannot render)."""
     folder = folder or LETTER_TEMPLATES
-    greeting = greet(recipient.first_name, recipient.middle_name, recipient.last_name)
+    greeting = recipient.greeting()
     local = sender.local_time(now)
     context: dict[str, Any] = {
         "greeting": greeting.text,

@@ -16,7 +16,7 @@ from mailer.config import follow_serving_address, settings
 from mailer.db import utcnow
 from mailer.delivery.sending import DeliveryReport
 from mailer.plurals import plural_en
-from mailer.run.demo import bring_forward, load_demo
+from mailer.run.demo import bring_forward, demo_accounts, load_demo
 from mailer.run.scheduling import Scheduler
 from mailer.run.sink import SmtpSink
 from mailer.run.web import WebServer, stop_process
@@ -195,9 +195,12 @@ def load_command(count: int, send_now: int) -> None:
         report = load_demo(session, Path(current_app.instance_path), count)
         plan = plan_year(session, now.year, now=now)
         forward = bring_forward(session, send_now, now)
+        accounts = demo_accounts(session)
     click.echo(
         f"demo contacts: read {report.rows_read}, accepted {report.accepted} "
         f"(new {report.inserted}, updated {report.updated}), rejected {report.rejected}"
     )
     added = plural_en(plan.added, "letter")
     click.echo(f"{now.year}: {added} planned; {forward} made due now")
+    for email, role, password in accounts:  # demo passwords, made anew on every run
+        click.echo(f"sign in as {role}: {email} / {password}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import random
+import secrets
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,8 @@ from mailer.contacts.columns import EXPORT_HEADERS
 from mailer.contacts.importing import ImportReport, import_contacts
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.managers.services import add_manager, find_house_sender, list_managers
+from mailer.users.models import Role, User
+from mailer.users.services import add_user, set_password
 
 _MALE = [
     ("Иван", "Иванович"),
@@ -243,3 +246,26 @@ def bring_forward(session: Session, count: int, now: datetime) -> int:
             .execution_options(synchronize_session=False)
         )
     return len(ids)
+
+
+DEMO_ACCOUNTS = [
+    ("marketing@gifts.example", Role.MARKETING, None),
+    ("petr.petrov@gifts.example", Role.MANAGER, "petr.petrov@gifts.example"),
+]
+
+
+def demo_accounts(session: Session) -> list[tuple[str, Role, str]]:
+    """One marketing and one manager account with fresh passwords, set again on every run.
+
+    A password is made anew each time (never a fixed one a deployed demo would share) and
+    returned, so `make demo` can print it.
+    """
+    made = []
+    for email, role, manager in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        if session.scalar(select(User.id).where(User.email == email)) is None:
+            add_user(session, email=email, role=role, password=password, manager_ref=manager)
+        else:
+            set_password(session, email, password)
+        made.append((email, role, password))
+    return made

@@ -1,0 +1,1 @@
+"""Personal data on request: erasing a contact and keeping its address out for good."""
