@@ -57,9 +57,7 @@ class Contact(Base):
     salutation: Mapped[str] = mapped_column(String(8), server_default="", deferred=True)
     # The CRM the contact was imported from ("bitrix24", "amocrm", "file") and its id there.
     source_system: Mapped[str] = mapped_column(String(16), server_default="", deferred=True)
-    source_id: Mapped[str | None] = mapped_column(
-        String(64), server_default=null(), deferred=True
-    )
+    source_id: Mapped[str | None] = mapped_column(String(64), server_default=null(), deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

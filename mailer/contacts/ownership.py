@@ -3,15 +3,18 @@
 One rule for `mailer contacts add` and the import alike (README, "The contact book's
 rules"): a match by phone, or by company in either spelling, is refused with the name of
 the match's owner unless the caller says the new contact is a different person of the same
-company (`--same-company`, `--allow-same-company`). Whose the match is does not change the
-answer: a manager's own contact with the same phone is as likely the same person as a
-colleague's, and the refusal says whether the holder is someone else. The e-mail is each
+company (`--same-company`, `--allow-same-company`). Every phone and e-mail counts, the
+contact's own and the others a CRM keeps (`contact_channels`); an e-mail names one person,
+so a match by e-mail is refused whoever holds it and whatever the caller says. Whose the
+match is does not change the answer: a manager's own contact with the same phone is as
+likely the same person as a colleague's, and the refusal says whether the holder is
+someone else. The e-mail is each
 caller's own first check, before this one: `add` refuses a known e-mail outright and the
 import updates the contact it names.
 
 The lookups take a whole batch of new contacts at once: one query per kind of key, each
 binding the batch's keys as one list parameter, so the import checks a chunk of thousands
-of rows with three queries and `add` checks its one contact the same way.
+of rows with a few queries and `add` checks its one contact the same way.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from mailer.contacts.models import Contact
+from mailer.contacts.models import ChannelKind, Contact, ContactChannel
 from mailer.storage.listparams import in_list_param
 
 if TYPE_CHECKING:  # book.py calls the check when adding a contact
@@ -31,6 +34,7 @@ if TYPE_CHECKING:  # book.py calls the check when adding a contact
 
 PHONE = "phone"
 COMPANY = "company"
+EMAIL = "email"
 
 # Distinct (key, owner) pairs only: a big company must not fetch all its people.
 _PHONE_HOLDERS = (
@@ -47,21 +51,32 @@ _ALIAS_HOLDERS = (
     .distinct()
 )
 
+# The other e-mails and phones of the book (contact_channels), and the e-mails of contacts
+# that are a new contact's other e-mails.
+_CHANNEL_HOLDERS = (
+    select(ContactChannel.value, Contact.owner_id)
+    .join(Contact, Contact.id == ContactChannel.contact_id)
+    .where(ContactChannel.kind == bindparam("kind"), in_list_param(ContactChannel.value))
+    .distinct()
+)
+_EMAIL_HOLDERS = select(Contact.email, Contact.owner_id).where(in_list_param(Contact.email))
+
 
 @dataclass(frozen=True)
 class Refusal:
     """Why a new contact is refused: what matched, and the owner to name."""
 
-    what: str  # "phone +79161234567" or "company 'Тойота (Toyota)'"
+    what: str  # "phone +79161234567", "e-mail a@b.ru" or "company 'Тойота (Toyota)'"
     owner_id: int  # another owner when one holds the match, else the new contact's own
     is_someone_else: bool
+    is_same_company_ok: bool = True  # whether "a different person of that company" overrides
 
 
 def held_keys(f: ContactFields) -> list[tuple[str, str]]:
-    """What a contact holds in the book besides its e-mail: its phone and company keys."""
-    keys: list[tuple[str, str]] = []
-    if f.phone:
-        keys.append((PHONE, f.phone))
+    """What a contact holds in the book besides its e-mail: its phones, its other
+    e-mails and its company keys."""
+    keys = [(PHONE, phone) for phone in dict.fromkeys((f.phone, *f.extra_phones)) if phone]
+    keys += [(EMAIL, email) for email in f.extra_emails]
     for key in (f.company_key, f.company_alias_key):
         if key and (COMPANY, key) not in keys:
             keys.append((COMPANY, key))
@@ -76,24 +91,34 @@ class Holders:
 
     @classmethod
     def of(cls, connection: Connection, batch: Iterable[ContactFields]) -> Holders:
-        """The book's holders of the batch's keys, with one query per kind of key."""
+        """The book's holders of the batch's keys, with one query per kind of key.
+
+        A contact's own e-mail is looked up among the other e-mails only: the callers
+        have looked it up among the contacts' e-mails already.
+        """
+        batch = list(batch)
         wanted = {key for f in batch for key in held_keys(f)}
         phones = [key for kind, key in wanted if kind == PHONE]
         companies = [key for kind, key in wanted if kind == COMPANY]
+        extra_emails = [key for kind, key in wanted if kind == EMAIL]
+        emails = list({f.email for f in batch}.union(extra_emails))
         holders = cls()
-        for kind, stmt, keys in (
-            (PHONE, _PHONE_HOLDERS, phones),
-            (COMPANY, _COMPANY_HOLDERS, companies),
-            (COMPANY, _ALIAS_HOLDERS, companies),
+        for kind, stmt, keys, params in (
+            (PHONE, _PHONE_HOLDERS, phones, {}),
+            (PHONE, _CHANNEL_HOLDERS, phones, {"kind": ChannelKind.PHONE.value}),
+            (EMAIL, _EMAIL_HOLDERS, extra_emails, {}),
+            (EMAIL, _CHANNEL_HOLDERS, emails, {"kind": ChannelKind.EMAIL.value}),
+            (COMPANY, _COMPANY_HOLDERS, companies, {}),
+            (COMPANY, _ALIAS_HOLDERS, companies, {}),
         ):
             if keys:
-                for key, owner_id in connection.execute(stmt, {"keys": keys}).all():
+                for key, owner_id in connection.execute(stmt, {"keys": keys, **params}).all():
                     holders.by_key.setdefault((kind, str(key)), set()).add(owner_id)
         return holders
 
     def hold(self, f: ContactFields, owner_id: int) -> None:
         """Count a contact just stored as a holder, for the rest of its batch."""
-        for key in held_keys(f):
+        for key in [(EMAIL, f.email), *held_keys(f)]:
             self.by_key.setdefault(key, set()).add(owner_id)
 
 
@@ -102,12 +127,17 @@ def check_new_contact(
 ) -> Refusal | None:
     """The check before adding a contact whose e-mail is not in the book: None to add it,
     or why not. The rule is about two managers owning one company: a match held only by
-    the new contact's own owner is another person of a client they already work with."""
-    if is_same_company_ok:
-        return None
-    for kind, key in held_keys(f):
-        others = holders.by_key.get((kind, key), set()) - {owner_id}
-        if others:
-            what = f"phone {key}" if kind == PHONE else f"company '{f.company}'"
+    the new contact's own owner is another person of a client they already work with;
+    an e-mail held by anyone is this person, already in the book."""
+    for kind, key in [(EMAIL, f.email), *held_keys(f)]:
+        holding = holders.by_key.get((kind, key), set())
+        if kind == EMAIL and holding:
+            others = holding - {owner_id}
+            return Refusal(
+                f"e-mail {key}", min(others or holding), bool(others), is_same_company_ok=False
+            )
+        others = holding - {owner_id}
+        if others and not is_same_company_ok:
+            what = f"company '{f.company}'" if kind == COMPANY else f"{kind} {key}"
             return Refusal(what, min(others), is_someone_else=True)
     return None

@@ -91,6 +91,7 @@ class Recipient:
     middle_name: str = ""
     last_name: str = ""
     company: str = ""
+    salutation: str = ""  # "г-н" / "г-жа": the greeting's gender when the name leaves it open
 
     @classmethod
     def of(cls, contact: ContactFields) -> Recipient:
@@ -101,6 +102,7 @@ class Recipient:
             middle_name=contact.middle_name,
             last_name=contact.last_name,
             company=contact.company_name,
+            salutation=contact.salutation,
         )
 
 
@@ -112,6 +114,7 @@ class ContactFields(Protocol):
     middle_name: str
     last_name: str
     company_name: str
+    salutation: str
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,9 @@ def render_letter(
     folder: Path = LETTER_TEMPLATES,
 ) -> RenderedLetter:
     """Subject, text and HTML of one letter; raises LetterLintError when it must not go out."""
-    greeting = greet(recipient.first_name, recipient.middle_name, recipient.last_name)
+    greeting = greet(
+        recipient.first_name, recipient.middle_name, recipient.last_name, recipient.salutation
+    )
     local = sender.local_time(now)
     context: dict[str, Any] = {
         "greeting": greeting.text,
