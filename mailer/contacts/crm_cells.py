@@ -69,8 +69,9 @@ def _pick(
 
 def has_several(cell: str, *, is_email: bool) -> bool:
     """Whether a cell may hold more than one value (the common cell holds one)."""
-    separators = _EMAIL_SEPARATORS if is_email else _PHONE_SEPARATORS
-    return separators.search(cell.strip()) is not None
+    if is_email:
+        return _EMAIL_SEPARATORS.search(cell.strip()) is not None
+    return "," in cell or ";" in cell
 
 
 def split_full_name(text: str) -> tuple[str, str, str, str]:

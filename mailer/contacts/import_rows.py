@@ -167,11 +167,14 @@ class RowCleaner:
             codes = parse_tags(cells.get("tags", ""), self.vocabulary)
         except (UnknownTagError, ContactError, ValueError) as exc:
             raise RowRejected(str(exc)) from None
-        fields.extra_emails = tuple(e for e in extra_emails if e != fields.email)
-        fields.extra_phones = tuple(p for p in extra_phones if p != fields.phone)
-        fields.salutation = read_salutation(cells.get("salutation", ""))
-        if source_id := strip_invisible(cells.get("source_id", "")).strip()[:64]:
-            fields.source_system, fields.source_id = self.plan.source_system, source_id
+        if extra_emails or extra_phones:
+            fields.extra_emails = tuple(e for e in extra_emails if e != fields.email)
+            fields.extra_phones = tuple(p for p in extra_phones if p != fields.phone)
+        if salutation := cells.get("salutation"):
+            fields.salutation = read_salutation(salutation)
+        if (source_id := cells.get("source_id")) and (source_id := source_id.strip()):
+            fields.source_system = self.plan.source_system
+            fields.source_id = strip_invisible(source_id)[:64]
         owner_text = cells.get("owner", "").strip()
         owner_id = self.owners.find(owner_text).id if owner_text else self.default_owner_id
         return CleanRow(source, fields, owner_id, [self.tag_ids[c] for c in codes])
@@ -179,15 +182,22 @@ class RowCleaner:
     def _emails(self, values: list[str]) -> tuple[str, tuple[str, ...]]:
         """The e-mail as typed when one cell holds it (the common case), else the first
         valid one with the others, normalised."""
-        cells = [restore(values[i]) if i < len(values) else "" for i in self.plan.emails]
-        if len(cells) == 1 and not has_several(cells[0], is_email=True):
-            return cells[0], ()
-        return pick_emails(cells)
+        columns = self.plan.emails
+        if len(columns) == 1:
+            cell = restore(values[columns[0]]) if columns[0] < len(values) else ""
+            if not has_several(cell, is_email=True):
+                return cell, ()
+        return pick_emails([restore(values[i]) if i < len(values) else "" for i in columns])
 
     def _phones(self, values: list[str]) -> tuple[str, tuple[str, ...]]:
-        cells = [restore(values[i]) if i < len(values) else "" for i in self.plan.phones]
-        if len(cells) <= 1 and not (cells and has_several(cells[0], is_email=False)):
-            return (cells[0] if cells else ""), ()
+        columns = self.plan.phones
+        if not columns:
+            return "", ()
+        if len(columns) == 1:
+            cell = restore(values[columns[0]]) if columns[0] < len(values) else ""
+            if not has_several(cell, is_email=False):
+                return cell, ()
+        cells = [restore(values[i]) if i < len(values) else "" for i in columns]
         return pick_phones(cells, self.phone_region)
 
     def _consent(self, cells: dict[str, str], line: int) -> Consent | None:

@@ -75,8 +75,10 @@ class Refusal:
 def held_keys(f: ContactFields) -> list[tuple[str, str]]:
     """What a contact holds in the book besides its e-mail: its phones, its other
     e-mails and its company keys."""
-    keys = [(PHONE, phone) for phone in dict.fromkeys((f.phone, *f.extra_phones)) if phone]
-    keys += [(EMAIL, email) for email in f.extra_emails]
+    keys = [(PHONE, f.phone)] if f.phone else []
+    if f.extra_phones or f.extra_emails:  # a CRM's; most contacts have none
+        keys += [(PHONE, phone) for phone in f.extra_phones if phone != f.phone]
+        keys += [(EMAIL, email) for email in f.extra_emails]
     for key in (f.company_key, f.company_alias_key):
         if key and (COMPANY, key) not in keys:
             keys.append((COMPANY, key))
