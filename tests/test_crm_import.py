@@ -425,3 +425,37 @@ def test_the_command_says_which_crm_and_refuses_a_bad_map(runner, session, tmp_p
     assert bad.exit_code != 0 and "unknown field 'nope'" in bad.output
     assert unknown.exit_code != 0 and "does not have: 'x'" in unknown.output
     assert "Traceback" not in bad.output + unknown.output
+
+
+def test_an_id_column_of_an_unknown_file_is_kept_only_when_the_map_says_so(session, tmp_path, anna):
+    header = ["ID", "Email", "Ответственный"]
+    first = write_csv(
+        tmp_path / "a.csv",
+        [header, ["1", "one@x.example", "Анна Смирнова"]],
+        encoding="utf-8",
+        delimiter=",",
+    )
+    second = write_csv(
+        tmp_path / "b.csv",
+        [header, ["1", "two@x.example", "Анна Смирнова"]],
+        encoding="utf-8",
+        delimiter=",",
+    )
+
+    guessed = import_contacts(session, first)
+    import_contacts(session, second)  # another sheet's row 1: another person
+
+    assert guessed.ignored_headers == ["ID"]
+    assert sorted(contacts(session)) == ["one@x.example", "two@x.example"]
+    mapped = ColumnChoices({"ID": "source_id"})
+    import_contacts(session, first, columns=mapped)  # one@ is now ID 1
+    third = write_csv(
+        tmp_path / "c.csv",
+        [header, ["1", "three@x.example", "Анна Смирнова"]],
+        encoding="utf-8",
+        delimiter=",",
+    )
+    report = import_contacts(session, third, columns=mapped)
+    assert report.updated == 1
+    assert sorted(contacts(session)) == ["three@x.example", "two@x.example"]
+    assert contacts(session)["three@x.example"].source_system == "file"

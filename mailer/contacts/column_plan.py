@@ -124,6 +124,10 @@ def plan_columns(
     kinds: dict[str, list[int]] = {}
     for index, name in enumerate(header):
         target = overrides.get(fold(name)) or guess_field(name)
+        if target == "source_id" and not plan.source and fold(name) not in overrides:
+            # An `ID` of a file no CRM is recognised in may be any sheet's row number:
+            # taken only when the map says so.
+            target = IGNORE
         plan.reads.append((name, target))
         if target in EMAIL_FIELDS or target in PHONE_FIELDS:
             kinds.setdefault(target, []).append(index)

@@ -38,7 +38,14 @@ from mailer.contacts.import_rows import (
 from mailer.contacts.import_writes import ChunkWrites
 from mailer.contacts.models import Contact
 from mailer.contacts.ownership import Holders, check_new_contact
-from mailer.contacts.tabular import RejectFile, SourceRow, TableError, open_table, shorten
+from mailer.contacts.tabular import (
+    RejectFile,
+    SourceRow,
+    Table,
+    TableError,
+    open_table,
+    shorten,
+)
 from mailer.db import table_of, utcnow
 from mailer.managers.models import Manager
 from mailer.storage.gc_tuning import fewer_collections
@@ -97,16 +104,25 @@ class ColumnChoices:
 
 def read_plan(path: Path, choices: ColumnChoices | None = None) -> ColumnPlan:
     """How the file's columns will be read (the guess with the map on top)."""
-    choices = choices or ColumnChoices()
+    return _plan(_open(path).header, choices or ColumnChoices())
+
+
+def _open(path: Path) -> Table:
     try:
-        header = open_table(path).header
+        return open_table(path)
+    except TableError as exc:
+        raise ImportFileError(str(exc)) from None
+
+
+def _plan(header: list[str], choices: ColumnChoices) -> ColumnPlan:
+    try:
         return plan_columns(
             header,
             choices.overrides,
             prefer_email=choices.prefer_email,
             prefer_phone=choices.prefer_phone,
         )
-    except (TableError, ColumnMapError) as exc:
+    except ColumnMapError as exc:
         raise ImportFileError(str(exc)) from None
 
 
@@ -128,8 +144,8 @@ def import_contacts(
 
     Commits only through `commit`, the caller's (see the module's docstring).
     """
-    plan = read_plan(path, columns)
-    table = open_table(path)
+    table = _open(path)
+    plan = _plan(table.header, columns or ColumnChoices())
     ignored = plan.ignored
     report = ImportReport(
         ignored_headers=_name_ignored(ignored),
