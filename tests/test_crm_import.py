@@ -20,8 +20,9 @@ from mailer.contacts.importing import (
 )
 from mailer.contacts.models import Contact, ContactChannel
 from mailer.letters.greeting import greet
-from mailer.letters.rendering import Recipient
+from mailer.letters.rendering import LetterKind, Recipient, render_letter
 from tests.factories import make_contact, make_manager
+from tests.test_letters import AFTERNOON, CASES, LINKS, SENDER
 
 BITRIX_HEADER = [
     *("ID", "Обращение", "Имя", "Отчество", "Фамилия", "Должность", "Рабочий телефон"),
@@ -459,3 +460,29 @@ def test_an_id_column_of_an_unknown_file_is_kept_only_when_the_map_says_so(sessi
     assert report.updated == 1
     assert sorted(contacts(session)) == ["three@x.example", "two@x.example"]
     assert contacts(session)["three@x.example"].source_system == "file"
+
+
+def test_a_letter_greets_by_the_salutation_of_the_import(session, tmp_path, anna):
+    import_contacts(session, bitrix_export(tmp_path, "csv"), default_owner=anna)
+    book = contacts(session)
+    kind = LetterKind.NEW_YEAR_CATALOGUE
+
+    zhenya = render_letter(
+        kind,
+        Recipient.of(book["zhenya@alfa.example"]),
+        SENDER,
+        now=AFTERNOON,
+        links=LINKS,
+        **CASES[kind],
+    )
+    sasha = render_letter(
+        kind,
+        Recipient.of(book["sasha@beta.example"]),
+        SENDER,
+        now=AFTERNOON,
+        links=LINKS,
+        **CASES[kind],
+    )
+
+    assert zhenya.text.startswith("Здравствуйте, Женя!\n")  # г-н: not "Женя Петровна"
+    assert sasha.text.startswith("Здравствуйте, Саша Ивановна!\n")
