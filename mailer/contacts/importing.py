@@ -36,7 +36,7 @@ from mailer.contacts.import_rows import (
     read_chunks_in_background,
 )
 from mailer.contacts.import_writes import ChunkWrites
-from mailer.contacts.models import Contact
+from mailer.contacts.models import Contact, ContactChannel
 from mailer.contacts.ownership import Holders, check_new_contact
 from mailer.contacts.tabular import (
     RejectFile,
@@ -211,7 +211,8 @@ def _store_chunks(
     for chunk in chunks:
         store.add(chunk)
         if store.report.inserted >= max(2 * analysed_at, chunk_size):  # log2(N) times in all
-            refresh_statistics(store.session, table_of(Contact), contact_tags)
+            channels = table_of(ContactChannel)
+            refresh_statistics(store.session, table_of(Contact), contact_tags, channels)
             analysed_at = store.report.inserted
         uncommitted += len(chunk.rows)
         if commit and uncommitted >= COMMIT_ROWS:

@@ -90,8 +90,9 @@ class ContactChannel(Base):
     __tablename__ = "contact_channels"
     __table_args__ = (
         UniqueConstraint("contact_id", "kind", "value", name="uq_contact_channels_value"),
-        # "Who holds this phone / e-mail?" is answered from the index and the contact's key.
-        Index("ix_contact_channels_kind_value", "kind", "value"),
+        # "Who holds this phone / e-mail?": the value leads, so a list of values is searched
+        # value by value.
+        Index("ix_contact_channels_value_kind", "value", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("contact_id", "kind", "value", name="uq_contact_channels_value"),
     )
     with op.batch_alter_table("contact_channels") as batch_op:
-        batch_op.create_index("ix_contact_channels_kind_value", ["kind", "value"], unique=False)
+        batch_op.create_index("ix_contact_channels_value_kind", ["value", "kind"], unique=False)
     # Plain ALTER TABLE ADD COLUMN and a unique index: SQLite's batch mode would copy and
     # drop the contacts table, and the drop would cascade to their letters and history.
     op.add_column(
@@ -68,5 +68,5 @@ def downgrade() -> None:
     for column in ("source_id", "source_system", "salutation"):
         op.drop_column("contacts", column)  # native on SQLite 3.35+: no copy, no cascade
     with op.batch_alter_table("contact_channels") as batch_op:
-        batch_op.drop_index("ix_contact_channels_kind_value")
+        batch_op.drop_index("ix_contact_channels_value_kind")
     op.drop_table("contact_channels")
