@@ -37,7 +37,7 @@ from mailer.contacts.import_rows import (
 )
 from mailer.contacts.import_writes import ChunkWrites
 from mailer.contacts.models import Contact, ContactChannel
-from mailer.contacts.ownership import Holders, check_new_contact
+from mailer.contacts.ownership import Holders, check_new_contact, has_channels_kept
 from mailer.contacts.tabular import (
     RejectFile,
     SourceRow,
@@ -168,6 +168,7 @@ def import_contacts(
     read = read_chunks_in_background if path.stat().st_size > background_read_bytes else read_chunks
     names = {ref.id: ref.name for ref in owners.by_key.values() if ref}
     store = _ChunkStore(session, names, rejects, report, is_same_company_ok, plan.source_system)
+    store.has_channels = has_channels_kept(session.connection())
     try:
         with fewer_collections():
             _store_chunks(store, read(path, cleaner, chunk_size), chunk_size, commit, progress)
@@ -235,6 +236,7 @@ class _ChunkStore:
     report: ImportReport
     is_same_company_ok: bool
     source_system: str  # the CRM the rows' ids are from
+    has_channels: bool = True  # whether any contact keeps other e-mails or phones yet
 
     def add(self, chunk: Chunk) -> None:
         self.report.blank_rows += chunk.blank_rows
@@ -257,7 +259,7 @@ class _ChunkStore:
         by_email = {e: (cid, oid) for cid, e, oid in found}
         source_ids = list({r.fields.source_id for r in rows if r.fields.source_id})
         by_source = contacts_by_source(connection, self.source_system, source_ids)
-        holders = Holders.of(connection, (r.fields for r in rows))
+        holders = Holders.of(connection, (r.fields for r in rows), has_channels=self.has_channels)
         writes = ChunkWrites(utcnow())
         for row in rows:
             f = row.fields
@@ -290,6 +292,7 @@ class _ChunkStore:
             # Later rows of this chunk see this one as a holder of its phones and company.
             holders.hold(f, owner_id)
         writes.store(self.session, {e: cid for e, (cid, _) in by_email.items() if cid})
+        self.has_channels = self.has_channels or bool(writes.channels)
 
     def _refusal(
         self,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from mailer.contacts.models import ChannelKind, Contact, ContactChannel
+from mailer.contacts.models import Contact, ContactChannel
 from mailer.storage.listparams import in_list_param
 
 if TYPE_CHECKING:  # book.py calls the check when adding a contact
@@ -60,6 +60,12 @@ _CHANNEL_HOLDERS = (
     .distinct()
 )
 _EMAIL_HOLDERS = select(Contact.email, Contact.owner_id).where(in_list_param(Contact.email))
+_ANY_CHANNEL = select(ContactChannel.id).limit(1)
+
+
+def has_channels_kept(connection: Connection) -> bool:
+    """Whether any contact keeps other e-mails or phones (most books keep none)."""
+    return connection.execute(_ANY_CHANNEL).first() is not None
 
 
 @dataclass(frozen=True)
@@ -92,24 +98,27 @@ class Holders:
     by_key: dict[tuple[str, str], set[int]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, connection: Connection, batch: Iterable[ContactFields]) -> Holders:
+    def of(
+        cls, connection: Connection, batch: Iterable[ContactFields], *, has_channels: bool = True
+    ) -> Holders:
         """The book's holders of the batch's keys, with one query per kind of key.
 
         A contact's own e-mail is looked up among the other e-mails only: the callers
-        have looked it up among the contacts' e-mails already.
+        have looked it up among the contacts' e-mails already. A caller that knows the
+        book keeps no other e-mails or phones (`has_channels_kept`) skips their lookups.
         """
         batch = list(batch)
         wanted = {key for f in batch for key in held_keys(f)}
         phones = [key for kind, key in wanted if kind == PHONE]
         companies = [key for kind, key in wanted if kind == COMPANY]
         extra_emails = [key for kind, key in wanted if kind == EMAIL]
-        emails = list({f.email for f in batch}.union(extra_emails))
+        emails = list({f.email for f in batch}.union(extra_emails)) if has_channels else []
         holders = cls()
         for kind, stmt, keys, params in (
             (PHONE, _PHONE_HOLDERS, phones, {}),
-            (PHONE, _CHANNEL_HOLDERS, phones, {"kind": ChannelKind.PHONE.value}),
+            (PHONE, _CHANNEL_HOLDERS, phones if has_channels else [], {"kind": "phone"}),
             (EMAIL, _EMAIL_HOLDERS, extra_emails, {}),
-            (EMAIL, _CHANNEL_HOLDERS, emails, {"kind": ChannelKind.EMAIL.value}),
+            (EMAIL, _CHANNEL_HOLDERS, emails, {"kind": "email"}),
             (COMPANY, _COMPANY_HOLDERS, companies, {}),
             (COMPANY, _ALIAS_HOLDERS, companies, {}),
         ):
