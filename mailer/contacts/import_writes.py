@@ -59,9 +59,8 @@ class ChunkWrites:
 
     def keep(self, f: ContactFields) -> None:
         """Keep the row's other e-mails and phones beside the contact's own."""
-        if f.extra_emails or f.extra_phones:
-            pairs = channels_of(f.extra_emails, f.extra_phones)
-            self.channels.setdefault(f.email, []).extend(pairs)
+        pairs = channels_of(f.extra_emails, f.extra_phones)
+        self.channels.setdefault(f.email, []).extend(pairs)
 
     def store(self, session: Session, ids: dict[str, int]) -> None:
         """Write it all; `ids` are the contact ids of the e-mails already in the book."""

@@ -288,7 +288,8 @@ class _ChunkStore:
             if f.source_id:
                 by_source[f.source_id] = (existing[0], f.email, existing[1])
             writes.link(f.email, row.tag_ids)
-            writes.keep(f)
+            if f.extra_emails or f.extra_phones:
+                writes.keep(f)
             # Later rows of this chunk see this one as a holder of its phones and company.
             holders.hold(f, owner_id)
         writes.store(self.session, {e: cid for e, (cid, _) in by_email.items() if cid})

@@ -141,13 +141,14 @@ def check_new_contact(
     the new contact's own owner is another person of a client they already work with;
     an e-mail held by anyone is this person, already in the book."""
     for kind, key in [(EMAIL, f.email), *held_keys(f)]:
-        holding = holders.by_key.get((kind, key), set())
-        if kind == EMAIL and holding:
-            others = holding - {owner_id}
+        holding = holders.by_key.get((kind, key))
+        if not holding:
+            continue
+        others = holding - {owner_id}
+        if kind == EMAIL:
             return Refusal(
                 f"e-mail {key}", min(others or holding), bool(others), is_same_company_ok=False
             )
-        others = holding - {owner_id}
         if others and not is_same_company_ok:
             what = f"company '{f.company}'" if kind == COMPANY else f"{kind} {key}"
             return Refusal(what, min(others), is_someone_else=True)
