@@ -8,9 +8,8 @@ contact's own and the others a CRM keeps (`contact_channels`); an e-mail names o
 so a match by e-mail is refused whoever holds it and whatever the caller says. Whose the
 match is does not change the answer: a manager's own contact with the same phone is as
 likely the same person as a colleague's, and the refusal says whether the holder is
-someone else. The e-mail is each
-caller's own first check, before this one: `add` refuses a known e-mail outright and the
-import updates the contact it names.
+someone else. The e-mail is each caller's own first check, before this one: `add` refuses
+a known e-mail outright and the import updates the contact it names.
 
 The lookups take a whole batch of new contacts at once: one query per kind of key, each
 binding the batch's keys as one list parameter, so the import checks a chunk of thousands
