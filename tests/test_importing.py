@@ -323,14 +323,14 @@ def test_it_refuses_files_it_cannot_import_as_a_whole(session, tmp_path, owner):
     (tmp_path / "blank.csv").write_bytes(b"\r\n\r\n")
     (tmp_path / "damaged.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     write_csv(tmp_path / "no_email.csv", [["Имя", "Фамилия"], ["Иван", "Иванов"]])
-    write_csv(tmp_path / "two.csv", [["Email", "E-mail"], ["a@b.example", "c@d.example"]])
+    write_csv(tmp_path / "two.csv", [["Email", "Фамилия", "Last name"], ["a@b.example", "И", "И"]])
     expected = {
         "missing.csv": "no such file",
         "empty.csv": "empty",
         "blank.csv": "empty",
         "damaged.xlsx": "not a readable XLSX",
         "no_email.csv": "no e-mail column",
-        "two.csv": "two columns mean email",
+        "two.csv": "two columns mean last_name",
     }
     for name, message in expected.items():
         with pytest.raises(ImportFileError, match=message):

@@ -15,11 +15,31 @@ import campaigns.models  # noqa: F401  (the campaigns tables are part of the sch
 from campaigns.defaults import seed_campaigns
 from campaigns.planning import plan_year
 from mailer import create_app
-from mailer.db import Base, get_engine, make_engine
+from mailer.contacts.models import Contact
+from mailer.db import Base, get_engine, make_engine, table_of, utcnow
 from mailer.delivery.models import Letter
 from mailer.storage import schema
-from mailer.tags.taxonomy import seed_tags
-from tests.factories import make_contact
+from mailer.tags.models import contact_tags
+from mailer.tags.taxonomy import resolve_tags, seed_tags
+from tests.factories import make_manager
+
+
+def make_contact(session: Session, *, tags: str) -> Contact:
+    """A contact written with the columns and tables every revision has: the book's
+    services use today's (other e-mails and phones), which an old revision lacks."""
+    owner = make_manager(session)
+    n = owner.id
+    contact_id = session.scalars(
+        insert(table_of(Contact))
+        .values(email=f"client{n}@client{n}.example", owner_id=n, has_consent=True)
+        .returning(table_of(Contact).c.id)
+    ).one()
+    links = [
+        {"contact_id": contact_id, "tag_id": t.id, "tagged_at": utcnow()}
+        for t in resolve_tags(session, tags)
+    ]
+    session.execute(insert(contact_tags), links)
+    return session.get_one(Contact, contact_id)
 
 
 def test_the_migrations_create_exactly_the_models_tables(app):

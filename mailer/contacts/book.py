@@ -6,13 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.addresses import normalise_email
 from mailer.contacts.company import company_key_pair, company_keys, split_company
 from mailer.contacts.folding import strip_invisible
-from mailer.contacts.models import Contact
+from mailer.contacts.models import ChannelKind, Contact, ContactChannel
 from mailer.contacts.ownership import Holders, check_new_contact
 from mailer.contacts.phones import normalise_phone
 from mailer.db import utcnow
@@ -56,6 +56,13 @@ class ContactFields:
     consent: Consent | None = None  # None: leave as it is on update
     company_key: str = ""
     company_alias_key: str = ""
+    # From CRM exports: the other e-mails and phones (normalised), the salutation, and
+    # the CRM with the contact's id there.
+    extra_emails: tuple[str, ...] = ()
+    extra_phones: tuple[str, ...] = ()
+    salutation: str = ""
+    source_system: str = ""
+    source_id: str | None = None
 
     @property
     def company(self) -> str:
@@ -78,6 +85,9 @@ class ContactFields:
             "company_alias_key": self.company_alias_key,
             "position": self.position,
             "phone": self.phone,
+            "salutation": self.salutation,
+            "source_system": self.source_system,
+            "source_id": self.source_id,
         }
 
 
@@ -161,9 +171,12 @@ def find_existing(
             matches.setdefault(contact.id, ExistingMatch(contact, how))
 
     if email and email.strip():
-        collect(select(Contact).where(Contact.email == normalise_email(email)), "email")
+        address = normalise_email(email)
+        other = _with_channel(ChannelKind.EMAIL, address)
+        collect(select(Contact).where(or_(Contact.email == address, other)), "email")
     if phone and (number := normalise_phone(phone, phone_region)):
-        collect(select(Contact).where(Contact.phone == number), "phone")
+        other = _with_channel(ChannelKind.PHONE, number)
+        collect(select(Contact).where(or_(Contact.phone == number, other)), "phone")
     if company and (keys := company_keys(strip_invisible(company))):
         collect(
             select(Contact).where(
@@ -175,6 +188,14 @@ def find_existing(
         # `ООО` alone names no company: "nobody owns it" would be a false all-clear.
         raise ContactError(f"company '{company.strip()}' is only a legal form: give its name")
     return list(matches.values())
+
+
+def _with_channel(kind: ChannelKind, value: str) -> ColumnElement[bool]:
+    """Contacts that keep this value among their other e-mails or phones."""
+    held = select(ContactChannel.contact_id).where(
+        ContactChannel.kind == kind, ContactChannel.value == value
+    )
+    return Contact.id.in_(held)
 
 
 def add_contact(

@@ -21,8 +21,22 @@ from mailer.contacts.book import (
 )
 from mailer.contacts.candidates import group_candidates, owners_of
 from mailer.contacts.card_lines import contact_card, history_line
+from mailer.contacts.column_plan import (
+    EMAIL_PREFERENCES,
+    PHONE_PREFERENCES,
+    ColumnMapError,
+    describe_plan,
+    parse_map,
+    read_map_file,
+)
 from mailer.contacts.exporting import export_contacts
-from mailer.contacts.importing import import_contacts
+from mailer.contacts.importing import (
+    ColumnChoices,
+    ImportFileError,
+    ImportReport,
+    import_contacts,
+    read_plan,
+)
 from mailer.contacts.models import HistoryKind
 from mailer.contacts.notes import abandoned_contacts, add_note, contact_history
 from mailer.contacts.transfers import transfer_contacts
@@ -147,6 +161,32 @@ def tag_command(email: str, line: str) -> None:
     help="Accept new people whose company or phone is already in the book.",
 )
 @click.option("--sheet", help="The XLSX sheet to read (default: the first).")
+@click.option(
+    "--map",
+    "map_lines",
+    multiple=True,
+    help='Read a column as a field: "Рабочий e-mail=email", "Источник=ignore" (repeatable).',
+)
+@click.option(
+    "--map-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A saved map: Header=field lines (--map wins).",
+)
+@click.option("--show-mapping", is_flag=True, help="Print how every column is read; store nothing.")
+@click.option(
+    "--prefer-email",
+    type=click.Choice(EMAIL_PREFERENCES),
+    default="work",
+    show_default=True,
+    help="Which e-mail is the contact's address when there are several.",
+)
+@click.option(
+    "--prefer-phone",
+    type=click.Choice(PHONE_PREFERENCES),
+    default="work",
+    show_default=True,
+    help="Which phone is the contact's phone when there are several.",
+)
 def import_command(
     file: Path,
     owner: str | None,
@@ -154,8 +194,28 @@ def import_command(
     rejects: Path | None,
     allow_same_company: bool,
     sheet: str | None,
+    map_lines: tuple[str, ...],
+    map_file: Path | None,
+    show_mapping: bool,
+    prefer_email: str,
+    prefer_phone: str,
 ) -> None:
-    """Import a CSV or XLSX export; re-import updates contacts by e-mail."""
+    """Import a CSV or XLSX export (Bitrix24 and amoCRM as they come); re-import updates
+    contacts by the CRM's ID or by e-mail."""
+    try:
+        overrides = read_map_file(map_file) if map_file else {}
+        overrides |= parse_map(list(map_lines))
+    except ColumnMapError as exc:
+        raise click.BadParameter(str(exc), param_hint="--map") from None
+    choices = ColumnChoices(overrides, prefer_email, prefer_phone)
+    if show_mapping:
+        try:
+            plan = read_plan(file, choices, sheet=sheet)
+        except ImportFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        for line in describe_plan(plan):
+            click.echo(line)
+        return
     with unit_of_work(commit=not dry_run) as session:
         default_owner = find_manager(session, owner) if owner else None
         with tqdm(
@@ -172,6 +232,7 @@ def import_command(
             report = import_contacts(
                 session,
                 file,
+                columns=choices,
                 default_owner=default_owner,
                 rejects_path=rejects,
                 is_same_company_ok=allow_same_company,
@@ -183,7 +244,13 @@ def import_command(
                 commit=None if dry_run else session.commit,
                 sheet=sheet,
             )
+    _print_report(report, dry_run)
+
+
+def _print_report(report: ImportReport, dry_run: bool) -> None:
     click.echo(f"read as {report.read_as}", err=True)
+    if report.source_name:
+        click.echo(f"looks like a {report.source_name} export", err=True)
     if report.ignored_headers:
         click.echo("ignored columns: " + ", ".join(report.ignored_headers), err=True)
     if report.blank_rows:

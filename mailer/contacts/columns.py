@@ -30,11 +30,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "эл. почта",
         "электронная почта",
         "почта",
-        "рабочий e-mail",
-        "рабочий email",
         "mail",
     ),
-    "phone": ("Телефон", "phone", "рабочий телефон", "мобильный телефон", "mobile", "tel"),
+    # Work, mobile and private e-mails and phones: column_plan.CRM_HEADERS.
+    "phone": ("Телефон", "phone", "tel"),
     "tags": ("Теги", "тэги", "метки", "tags", "labels"),
     "owner": ("Ответственный", "менеджер", "owner", "manager", "responsible"),
     "consent": ("Согласие на рассылку", "согласие", "consent", "marketing consent"),

@@ -22,7 +22,14 @@ from mailer.contacts.book import (
     clean_fields,
     strip_invisible,
 )
-from mailer.contacts.columns import HEADER_FIELDS, IGNORED_HEADERS
+from mailer.contacts.column_plan import ColumnPlan
+from mailer.contacts.crm_cells import (
+    has_several,
+    pick_emails,
+    pick_phones,
+    read_salutation,
+    split_full_name,
+)
 from mailer.contacts.exporting import restore
 from mailer.contacts.folding import fold
 from mailer.contacts.table_rows import take_chunk
@@ -41,29 +48,6 @@ class ImportFileError(ValueError):
 
 class RowRejected(Exception):
     """A row that cannot be imported; the message is the reason written to the reject file."""
-
-
-def map_headers(header: list[str]) -> tuple[dict[str, int], list[str]]:
-    """Field → column index, and the headers that mean nothing to the contact book."""
-    mapping: dict[str, int] = {}
-    ignored: list[str] = []
-    for index, name in enumerate(header):
-        key = fold(name).strip(" *:")
-        target = HEADER_FIELDS.get(key)
-        if target is None:
-            if key and key not in IGNORED_HEADERS:
-                ignored.append(name)
-            continue
-        if target in mapping:
-            raise ImportFileError(
-                f"two columns mean {target}: '{header[mapping[target]]}' and '{name}'"
-            )
-        mapping[target] = index
-    if "email" not in mapping:
-        raise ImportFileError(
-            "no e-mail column (Email / E-mail); headers are: " + ", ".join(header)
-        )
-    return mapping, ignored
 
 
 def parse_consent(value: str, source: str) -> Consent | None:
@@ -99,11 +83,15 @@ class OwnerDirectory:
 
     def add(self, ref: OwnerRef, email: str) -> None:
         self.by_key[email] = ref
-        key = fold(ref.name)
-        self.by_key[key] = None if key in self.by_key else ref
+        name = fold(ref.name)
+        # CRMs write a manager's name either way round: "Анна Смирнова", "Смирнова Анна".
+        for key in dict.fromkeys((name, _word_set(name))):
+            self.by_key[key] = None if key in self.by_key else ref
 
     def find(self, text: str) -> OwnerRef:
         key = fold(strip_invisible(text))
+        if key not in self.by_key:
+            key = _word_set(key)
         if key not in self.by_key:
             raise RowRejected(f"unknown owner '{text}'")
         ref = self.by_key[key]
@@ -112,6 +100,10 @@ class OwnerDirectory:
         if not ref.is_active:
             raise RowRejected(f"owner {ref.name} is not active")
         return ref
+
+
+def _word_set(key: str) -> str:
+    return "\t".join(sorted(key.split()))
 
 
 @dataclass
@@ -138,7 +130,7 @@ class Chunk:
 class RowCleaner:
     """Everything cleaning a row needs; plain data, so it can go to another process."""
 
-    mapping: dict[str, int]
+    plan: ColumnPlan
     width: int
     owners: OwnerDirectory
     default_owner_id: int | None
@@ -155,28 +147,77 @@ class RowCleaner:
             raise RowRejected(f"{len(values)} fields, the header has {self.width}")
         cells = {
             name: restore(values[index]) if index < len(values) else ""
-            for name, index in self.mapping.items()
+            for name, index in self.plan.single.items()
         }
         try:
-            consent_text = cells.get("consent", "")
-            where = f"импорт {self.filename}, строка {source.line}: «{consent_text.strip()}»"
+            email, extra_emails = self._emails(values)
+            phone, extra_phones = self._phones(values)
+            first, middle, last, position = _names(cells)
             fields = clean_fields(
-                email=cells["email"],
-                first_name=cells.get("first_name", ""),
-                middle_name=cells.get("middle_name", ""),
-                last_name=cells.get("last_name", ""),
+                email=email,
+                first_name=first,
+                middle_name=middle,
+                last_name=last,
                 company=cells.get("company", ""),
-                position=cells.get("position", ""),
-                phone=cells.get("phone", ""),
-                consent=parse_consent(consent_text, where),
+                position=position,
+                phone=phone,
+                consent=self._consent(cells, source.line),
                 phone_region=self.phone_region,
             )
             codes = parse_tags(cells.get("tags", ""), self.vocabulary)
         except (UnknownTagError, ContactError, ValueError) as exc:
             raise RowRejected(str(exc)) from None
+        if extra_emails or extra_phones:
+            fields.extra_emails = tuple(e for e in extra_emails if e != fields.email)
+            fields.extra_phones = tuple(p for p in extra_phones if p != fields.phone)
+        if salutation := cells.get("salutation"):
+            fields.salutation = read_salutation(salutation)
+        if (source_id := cells.get("source_id")) and (source_id := source_id.strip()):
+            fields.source_system = self.plan.source_system
+            fields.source_id = strip_invisible(source_id)[:64]
         owner_text = cells.get("owner", "").strip()
         owner_id = self.owners.find(owner_text).id if owner_text else self.default_owner_id
         return CleanRow(source, fields, owner_id, [self.tag_ids[c] for c in codes])
+
+    def _emails(self, values: list[str]) -> tuple[str, tuple[str, ...]]:
+        """The e-mail as typed when one cell holds it (the common case), else the first
+        valid one with the others, normalised."""
+        columns = self.plan.emails
+        if len(columns) == 1:
+            cell = restore(values[columns[0]]) if columns[0] < len(values) else ""
+            if not has_several(cell, is_email=True):
+                return cell, ()
+        return pick_emails([restore(values[i]) if i < len(values) else "" for i in columns])
+
+    def _phones(self, values: list[str]) -> tuple[str, tuple[str, ...]]:
+        columns = self.plan.phones
+        if not columns:
+            return "", ()
+        if len(columns) == 1:
+            cell = restore(values[columns[0]]) if columns[0] < len(values) else ""
+            if not has_several(cell, is_email=False):
+                return cell, ()
+        cells = [restore(values[i]) if i < len(values) else "" for i in columns]
+        return pick_phones(cells, self.phone_region)
+
+    def _consent(self, cells: dict[str, str], line: int) -> Consent | None:
+        consent_text = cells.get("consent", "")
+        where = f"импорт {self.filename}, строка {line}: «{consent_text.strip()}»"
+        if given_by := " ".join(cells.get("consent_source", "").split()):
+            where = f"{given_by} ({where})"
+        return parse_consent(consent_text, where)
+
+
+def _names(cells: dict[str, str]) -> tuple[str, str, str, str]:
+    """(given name, patronymic, surname, position): a one-column name split when the
+    name columns are empty; a job title in it becomes the position when that is empty."""
+    first, middle, last = (cells.get(k, "") for k in ("first_name", "middle_name", "last_name"))
+    position = cells.get("position", "")
+    full = cells.get("full_name", "")
+    if full.strip() and not (first.strip() or middle.strip() or last.strip()):
+        first, middle, last, as_position = split_full_name(strip_invisible(full))
+        position = position if position.strip() else as_position
+    return first, middle, last, position
 
 
 def read_chunks(

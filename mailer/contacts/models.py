@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, null
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.contacts.addresses import display_email
@@ -24,7 +24,11 @@ class Contact(Base):
         Index("ix_contacts_phone_owner", "phone", "owner_id"),
         Index("ix_contacts_company_key_owner", "company_key", "owner_id"),
         Index("ix_contacts_company_alias_key_owner", "company_alias_key", "owner_id"),
+        # A CRM's id names one person however their e-mail changes between two exports.
+        Index("ix_contacts_source", "source_system", "source_id", unique=True),
     )
+    # The server defaults below are read when wanted, not returned by every insert.
+    __mapper_args__ = {"eager_defaults": False}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     first_name: Mapped[str] = mapped_column(String(200), default="")
@@ -47,6 +51,14 @@ class Contact(Base):
     consent_source: Mapped[str] = mapped_column(Text, default="")
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hard_bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Server defaults and deferred loading: read only by the import and the greeting, and
+    # an insert or a load that does not name them (the migrations' tests write through the
+    # model at earlier revisions) still works.
+    # "г-н" / "г-жа" from the CRM: the greeting's gender when the name alone leaves it open.
+    salutation: Mapped[str] = mapped_column(String(8), server_default="", deferred=True)
+    # The CRM the contact was imported from ("bitrix24", "amocrm", "file") and its id there.
+    source_system: Mapped[str] = mapped_column(String(16), server_default="", deferred=True)
+    source_id: Mapped[str | None] = mapped_column(String(64), server_default=null(), deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -70,6 +82,29 @@ class Contact(Base):
 
     def __repr__(self) -> str:
         return f"<Contact {self.email}>"
+
+
+class ChannelKind(enum.StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+
+
+class ContactChannel(Base):
+    """A contact's other e-mail or phone (the main ones are on the contact): a CRM keeps
+    several, and the owner check matches on every one of them."""
+
+    __tablename__ = "contact_channels"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "kind", "value", name="uq_contact_channels_value"),
+        # "Who holds this phone / e-mail?": the value leads, so a list of values is searched
+        # value by value.
+        Index("ix_contact_channels_value_kind", "value", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    kind: Mapped[ChannelKind] = mapped_column(str_enum(ChannelKind))
+    value: Mapped[str] = mapped_column(String(320))
 
 
 class HistoryKind(enum.StrEnum):

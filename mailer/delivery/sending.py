@@ -246,6 +246,7 @@ _CLAIMED_ROWS = (
         Contact.middle_name,
         Contact.last_name,
         Contact.company_name,
+        Contact.salutation,
         Contact.owner_id,
         Contact.has_consent,
         Contact.unsubscribed_at,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from mailer.letters.names_lexicon import Role, Word, fold, read_word
@@ -18,6 +18,9 @@ from mailer.letters.names_translit import fix_homoglyphs
 NEUTRAL_GREETING = "Здравствуйте!"
 
 FIRST, MIDDLE, LAST = "first_name", "middle_name", "last_name"
+
+# A CRM's salutation (Bitrix24's `Обращение`) as the gender it tells.
+SALUTATION_GENDERS = {"г-н": "masc", "г-жа": "femn"}
 
 # Reason codes and what the web UI tells the manager about them.
 MESSAGES: dict[str, str] = {
@@ -291,13 +294,23 @@ def _reason(
 
 @lru_cache(maxsize=65536)  # pure, and names repeat across a contact book
 def greet(
-    first_name: str | None, middle_name: str | None = None, last_name: str | None = None
+    first_name: str | None,
+    middle_name: str | None = None,
+    last_name: str | None = None,
+    salutation: str = "",
 ) -> Greeting:
-    """Build the greeting for one contact; every doubt gives the neutral form."""
+    """Build the greeting for one contact; every doubt gives the neutral form.
+
+    A salutation (`г-н` / `г-жа`) settles the gender of a name that leaves it open (Саша,
+    Женя, or a name the dictionary does not know), so the patronymic must agree with it.
+    """
     first, middle, last = _split(first_name), _split(middle_name), _split(last_name)
     surname_keys = _surname_keys(last)
     person, source = _find_name(first, last, surname_keys)
     name = person.name
+    gender = SALUTATION_GENDERS.get(salutation)
+    if name is not None and gender and (not name.genders or gender in name.genders):
+        name = replace(name, genders=frozenset({gender}))
     surname = person.surname or next(
         (w for w in last.words if w.role in (Role.SURNAME, Role.NAME, Role.UNKNOWN)), None
     )

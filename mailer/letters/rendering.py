@@ -99,6 +99,7 @@ class Recipient:
     last_name: str = ""
     company: str = ""
     preferred_name: str = ""  # what the client asked to be called; the greeting uses it
+    salutation: str = ""  # "г-н" / "г-жа": the greeting's gender when the name leaves it open
 
     @classmethod
     def of(cls, contact: ContactFields, preferred_name: str | None = None) -> Recipient:
@@ -110,14 +111,15 @@ class Recipient:
             last_name=contact.last_name,
             company=contact.company_name,
             preferred_name=preferred_name or getattr(contact, "preferred_name", None) or "",
+            salutation=contact.salutation,
         )
 
     def greeting(self) -> Greeting:
         """The preferred name when there is one, verbatim if the parser does not know it;
         else the greeting read from the name fields."""
         if not self.preferred_name:
-            return greet(self.first_name, self.middle_name, self.last_name)
-        found = greet(self.preferred_name)
+            return greet(self.first_name, self.middle_name, self.last_name, self.salutation)
+        found = greet(self.preferred_name, salutation=self.salutation)
         if found.first_name is not None:
             return found
         name = " ".join(self.preferred_name.split())
@@ -132,6 +134,7 @@ class ContactFields(Protocol):
     middle_name: str
     last_name: str
     company_name: str
+    salutation: str
 
 
 @dataclass(frozen=True)
