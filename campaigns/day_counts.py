@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from mailer.contacts.models import Contact
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.managers.models import Manager
+from mailer.storage.aggregates import whole_table_report
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def letters_per_day(session: Session, wanted: LetterFilter) -> Counter[date]:
     """Letters per local day of the owners (the heatmap's cells)."""
     day = local_day(session)
     if day is not None:
-        rows = session.execute(_joined([day, func.count()], wanted).group_by(day))
+        with whole_table_report(session):
+            rows = session.execute(_joined([day, func.count()], wanted).group_by(day)).all()
         return Counter({d: n for d, n in rows})
     per_owner = owner_days(session, wanted)
     days: Counter[date] = Counter()
@@ -79,7 +81,8 @@ def owner_days(session: Session, wanted: LetterFilter) -> Counter[tuple[int, dat
     day = local_day(session)
     if day is not None:
         stmt = _joined([Contact.owner_id, day, func.count()], wanted)
-        rows = session.execute(stmt.group_by(Contact.owner_id, day))
+        with whole_table_report(session):
+            rows = session.execute(stmt.group_by(Contact.owner_id, day)).all()
         return Counter({(owner, d): n for owner, d, n in rows})
     hour = func.substr(Letter.planned_at, 1, 13)  # 'YYYY-MM-DD HH' of the stored UTC text
     stmt = _joined([Contact.owner_id, Manager.timezone, hour, func.count()], wanted)
