@@ -86,7 +86,7 @@ def test_a_days_letters_come_a_page_at_a_time(session):
     ]
     assert len({letter.letter_id for letter in everyone}) == n
     assert all(letter.planned_at.date() == day for letter in everyone)
-    assert [letter.planned_at for letter in everyone] == sorted(l.planned_at for l in everyone)
+    assert [letter.planned_at for letter in everyone] == sorted(x.planned_at for x in everyone)
     assert day_letters(session, LetterFilter(2027), date(2027, 7, 4)).total == 0
 
 

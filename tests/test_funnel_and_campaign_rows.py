@@ -171,7 +171,7 @@ def test_campaign_rows_show_the_years_letters_and_the_next_dates(session):
     )
 
 
-def test_campaign_rows_take_three_queries(session, app):
+def test_campaign_rows_take_three_queries(session):
     from sqlalchemy import event
 
     book(session)
@@ -183,4 +183,5 @@ def test_campaign_rows_take_three_queries(session, app):
         campaign_rows(session, 2027, today=date(2027, 1, 10))
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    assert len(statements) == 3
+    tables = [sql for sql in statements if "current_setting" not in sql and "set_config" not in sql]
+    assert len(tables) == 3  # whatever the number of campaigns

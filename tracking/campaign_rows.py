@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from campaigns.editing import next_dates
 from campaigns.models import Campaign
 from mailer.delivery.models import Letter, LetterStatus
+from mailer.storage.aggregates import whole_table_report
 from mailer.tags.models import Tag
 from mailer.tags.occasions import OccasionRuleError
 from tracking.models import Click
@@ -46,27 +47,30 @@ class CampaignRow:
 
 def campaign_rows(session: Session, year: int, *, today: date) -> list[CampaignRow]:
     """Every campaign with its next three dates and this year's letters, by tag code."""
-    counts = {
-        campaign_id: (planned, sent)
-        for campaign_id, planned, sent in session.execute(
-            select(
-                Letter.campaign_id,
-                func.count(),
-                func.coalesce(func.sum(case((Letter.status == LetterStatus.SENT, 1), else_=0)), 0),
+    with whole_table_report(session):
+        counts = {
+            campaign_id: (planned, sent)
+            for campaign_id, planned, sent in session.execute(
+                select(
+                    Letter.campaign_id,
+                    func.count(),
+                    func.coalesce(
+                        func.sum(case((Letter.status == LetterStatus.SENT, 1), else_=0)), 0
+                    ),
+                )
+                .where(Letter.year == year, Letter.status != LetterStatus.CANCELLED)
+                .group_by(Letter.campaign_id)
             )
-            .where(Letter.year == year, Letter.status != LetterStatus.CANCELLED)
-            .group_by(Letter.campaign_id)
-        )
-    }
-    clicked = {
-        campaign_id: n
-        for campaign_id, n in session.execute(
-            select(Letter.campaign_id, func.count(func.distinct(Click.letter_id)))
-            .join(Letter, Letter.id == Click.letter_id)
-            .where(Letter.year == year, Click.verdict.in_(PERSON_VERDICTS))
-            .group_by(Letter.campaign_id)
-        )
-    }
+        }
+        clicked = {
+            campaign_id: n
+            for campaign_id, n in session.execute(
+                select(Letter.campaign_id, func.count(func.distinct(Click.letter_id)))
+                .join(Letter, Letter.id == Click.letter_id)
+                .where(Letter.year == year, Click.verdict.in_(PERSON_VERDICTS))
+                .group_by(Letter.campaign_id)
+            )
+        }
     rows = []
     for campaign, tag in session.execute(
         select(Campaign, Tag).join(Tag, Tag.id == Campaign.tag_id).order_by(Tag.code)

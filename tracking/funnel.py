@@ -26,6 +26,7 @@ from campaigns.models import Campaign
 from mailer.contacts.exporting import neutralise
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.managers.models import Manager
+from mailer.storage.aggregates import whole_table_report
 from mailer.tags.models import Tag
 from tracking.campaign_rows import PERSON_VERDICTS
 from tracking.models import PENDING, Click, Task, TaskOutcome
@@ -126,9 +127,11 @@ def funnel(
         .where(Letter.status == LetterStatus.SENT, Letter.sent_at >= start, Letter.sent_at < end)
         .group_by(key)
     )
-    counted = [
-        tuple(int(v) if v is not None else None for v in row) for row in session.execute(stmt)
-    ]
+    with whole_table_report(session):
+        counted = [
+            tuple(int(v) if v is not None else None for v in row)
+            for row in session.execute(stmt).all()
+        ]
     names = _names(session, by, [row[0] for row in counted])
     rows = [FunnelRow(row[0], names.get(row[0], "—"), *row[1:]) for row in counted]  # type: ignore[arg-type]
     rows.sort(key=lambda r: (r.name, r.key or 0))
