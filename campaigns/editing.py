@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from campaigns.calendar import WorkCalendar, occasion_dates
+from campaigns.date_words import day_words
 from campaigns.models import Campaign
 from campaigns.planning import campaign_window
 from campaigns.replanning import Moves, replan_campaign
@@ -110,6 +111,12 @@ def check_rule(rule: str, *, today: date) -> str:
             f"У правила «{rule}» нет трёх дат в ближайшие {_LOOK_AHEAD_YEARS} лет"
         )
     return rule
+
+
+def rule_preview(rule: str, *, today: date) -> list[str]:
+    """The next three dates of a rule being typed, in words; CampaignEditError (Russian)
+    for a rule that would be refused on saving."""
+    return [day_words(day) for day in next_dates(check_rule(rule, today=today), 3, today=today)]
 
 
 def _check_numbers(edit: CampaignEdit) -> None:

@@ -10,7 +10,13 @@ from sqlalchemy import select
 
 from campaigns.calendar import WorkCalendar, occasion_window
 from campaigns.date_words import day_words, span_words
-from campaigns.editing import CampaignEdit, CampaignEditError, next_dates, update_campaign
+from campaigns.editing import (
+    CampaignEdit,
+    CampaignEditError,
+    next_dates,
+    rule_preview,
+    update_campaign,
+)
 from campaigns.models import Campaign
 from campaigns.planning import plan_year
 from mailer.delivery.models import Letter, LetterStatus
@@ -46,6 +52,16 @@ def test_the_next_dates_of_a_rule_are_counted_from_today():
         date(2030, 3, 8),
     ]
     assert next_dates(MAR8, 1, today=date(2027, 3, 8)) == [date(2027, 3, 8)]
+
+
+def test_a_rule_being_typed_previews_its_dates_in_words_or_says_what_is_wrong():
+    assert rule_preview("RRULE:FREQ=YEARLY;BYMONTH=5;BYDAY=-1SU", today=date(2027, 1, 1)) == [
+        "30 мая 2027, воскресенье",
+        "28 мая 2028, воскресенье",
+        "27 мая 2029, воскресенье",
+    ]
+    with pytest.raises(CampaignEditError, match="FREQ=YEARLY"):
+        rule_preview("FREQ=MONTHLY;BYMONTHDAY=1", today=date(2027, 1, 1))
 
 
 def test_dates_read_in_russian_words():
