@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from campaigns.calendar import WorkCalendar
@@ -31,7 +31,8 @@ class Moves:
     added: int = 0  # newly planned: a contact the old terms left out, or a reactivation
 
 
-def _movable(campaign_id: int, years: list[int]):  # type: ignore[no-untyped-def]
+def _movable(campaign_id: int, years: list[int]) -> tuple[ColumnElement[bool], ...]:
+    """Letters an edit may move: still planned, and no worker holds them."""
     return (
         Letter.campaign_id == campaign_id,
         Letter.year.in_(years),
