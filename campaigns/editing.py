@@ -22,7 +22,7 @@ from campaigns.replanning import Moves, replan_campaign
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.letters.rendering import LetterKind
 from mailer.tags.models import Tag
-from mailer.tags.occasions import OccasionRuleError
+from mailer.tags.occasions import NoOccasionDate, OccasionRuleError, next_occurrence
 
 MAX_WINDOW_DAYS = 60  # working days: about three months, longer than any season
 MAX_DAYS_BEFORE = 60
@@ -66,14 +66,32 @@ class CampaignChange:
 
 
 def next_dates(rule: str, n: int = 3, *, today: date) -> list[date]:
-    """The next `n` dates of a yearly rule from `today` on (fewer if it ends); checks nothing
-    else, so a page can show them while the rule is being typed. Raises OccasionRuleError."""
+    """The next `n` occasions of a yearly rule from `today` on, each year's first date (the
+    one planning uses), within ten years; checks nothing else, so a page can show them while
+    the rule is being typed. Raises OccasionRuleError for a rule that cannot be read.
+
+    Walks from date to date: a rule that never falls (30 February) costs one search to the
+    end of the calendar, not one per year asked about.
+    """
     found: list[date] = []
-    for year in range(today.year, today.year + _LOOK_AHEAD_YEARS):
-        found.extend(day for day in occasion_dates(rule, year) if day >= today)
-        if len(found) >= n:
+    year = today.year
+    while len(found) < n:
+        try:
+            after = _start(today) if year == today.year else datetime(year, 1, 1)
+            upcoming = next_occurrence(rule, after)
+        except NoOccasionDate:
             break
-    return found[:n]
+        if upcoming.year >= today.year + _LOOK_AHEAD_YEARS:
+            break
+        first = occasion_dates(rule, upcoming.year)[0]
+        if first >= today:
+            found.append(first)
+        year = upcoming.year + 1
+    return found
+
+
+def _start(today: date) -> datetime:
+    return datetime(today.year, today.month, today.day)
 
 
 def check_rule(rule: str, *, today: date) -> str:
@@ -96,12 +114,6 @@ def check_rule(rule: str, *, today: date) -> str:
         raise CampaignEditError("COUNT в правиле не нужен: праздник повторяется каждый год")
     try:
         dates = next_dates(rule, 3, today=today)
-        for year in range(today.year, today.year + 3):
-            if len(in_year := occasion_dates(rule, year)) > 1:
-                listed = ", ".join(day.isoformat() for day in in_year[:3])
-                raise CampaignEditError(
-                    f"Правило даёт больше одной даты в {year} году ({listed}): нужна одна"
-                )
     except OccasionRuleError:
         raise CampaignEditError(
             f"Правило «{rule}» не читается как RRULE; пример: {_EXAMPLE}"
@@ -110,6 +122,12 @@ def check_rule(rule: str, *, today: date) -> str:
         raise CampaignEditError(
             f"У правила «{rule}» нет трёх дат в ближайшие {_LOOK_AHEAD_YEARS} лет"
         )
+    for year in sorted({day.year for day in dates}):  # years known to have dates: quick
+        if len(in_year := occasion_dates(rule, year)) > 1:
+            listed = ", ".join(day.isoformat() for day in in_year[:3])
+            raise CampaignEditError(
+                f"Правило даёт больше одной даты в {year} году ({listed}): нужна одна"
+            )
     return rule
 
 

@@ -52,6 +52,15 @@ def test_the_next_dates_of_a_rule_are_counted_from_today():
         date(2030, 3, 8),
     ]
     assert next_dates(MAR8, 1, today=date(2027, 3, 8)) == [date(2027, 3, 8)]
+    # Each year's first date, the one planning builds the window on; a leap day skips years.
+    assert next_dates("FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=8,20", 2, today=date(2027, 3, 10)) == [
+        date(2028, 3, 8),
+        date(2029, 3, 8),
+    ]
+    assert next_dates("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", 2, today=date(2027, 1, 1)) == [
+        date(2028, 2, 29),
+        date(2032, 2, 29),
+    ]
 
 
 def test_a_rule_being_typed_previews_its_dates_in_words_or_says_what_is_wrong():
@@ -110,6 +119,7 @@ def test_a_new_window_moves_the_unsent_letters_and_leaves_the_sent_one(session):
     [
         (CampaignEdit(occasion_rule="FREQ=YEARLY;BYMONTHDAY=abc"), "не читается"),
         (CampaignEdit(occasion_rule="FREQ=YEARLY;BYMONTH=13"), "нет трёх дат"),
+        (CampaignEdit(occasion_rule="FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"), "нет трёх дат"),
         (CampaignEdit(occasion_rule="каждый март"), "FREQ=YEARLY"),
         (CampaignEdit(occasion_rule="FREQ=DAILY"), "FREQ=YEARLY"),
         (CampaignEdit(occasion_rule="FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=8,9"), "больше одной"),
