@@ -23,7 +23,7 @@ from tracking.tasks import VERDICTS, close_task, list_clicks, list_tasks
 links = AppGroup("links", help="A campaign's tracked links: label, role, destination.")
 
 _TAG = click.argument("tag")
-_LABEL = click.option("--label", required=True, help="How the template names it: link(\"…\").")
+_LABEL = click.option("--label", required=True, help='How the template names it: link("…").')
 
 
 @links.command("list")
