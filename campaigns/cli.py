@@ -13,10 +13,10 @@ from campaigns.date_words import day_words, span_words
 from campaigns.editing import CampaignChange, CampaignEdit, update_campaign
 from campaigns.models import Campaign
 from campaigns.planning import plan_year
-from campaigns.reports import explain_contact, year_calendar
+from campaigns.reports import explain_contact, window_text, year_calendar
 from mailer.contacts.book import find_contact
 from mailer.db import utcnow
-from mailer.plurals import plural_ru
+from mailer.plurals import plural_en, plural_ru
 from mailer.unit_of_work import unit_of_work
 
 campaigns = AppGroup("campaigns", help="The annual campaign calendar.")
@@ -32,7 +32,8 @@ def plan_command(year: int) -> None:
         click.echo(f"warning: {report.calendar_warning}", err=True)
     for shift in report.shifts:
         click.echo(f"earlier start: {shift}")
-    click.echo(f"{year}: {report.added} letters planned, {report.already_planned} already planned")
+    added, already = plural_en(report.added, "letter"), report.already_planned
+    click.echo(f"{year}: {added} planned, {already} already planned")
     for reason, count in sorted(report.skipped.items()):
         click.echo(f"skipped ({reason}): {count}")
     if report.window_passed:
@@ -47,7 +48,7 @@ def list_command() -> None:
             state = "" if c.is_active else "  [inactive]"
             click.echo(
                 f"{c.tag.code:<16}{c.letter_kind:<20}{c.occasion_name} ({c.occasion_rule}); "
-                f"{c.window_days} working days ending {c.days_before} before{state}"
+                f"{window_text(c)}{state}"
             )
 
 
@@ -90,10 +91,17 @@ def explain_command(email: str, year: int) -> None:
     """Why this contact will, did or will not get each campaign's letter."""
     with unit_of_work(commit=False) as session:
         contact = find_contact(session, email)
-        for item in explain_contact(session, contact, year):
-            click.echo(f"{item.campaign}: {item.verdict}")
-            for reason in item.reasons:
-                click.echo(f"    {reason}")
+        items = explain_contact(session, contact, year)
+        address = contact.email
+    own = [item for item in items if item.concerns_contact]
+    for item in own:
+        click.echo(f"{item.campaign}: {item.verdict}")
+        for reason in item.reasons:
+            click.echo(f"    {reason}")
+    if not own:
+        click.echo(f"{address} has no tag any active campaign is about")
+    if others := len(items) - len(own):
+        click.echo(f"{plural_en(others, 'other campaign')}: no matching tag")
 
 
 @campaigns.command("set")

@@ -19,6 +19,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from campaigns.calendar import WorkCalendar
+from mailer.plurals import plural_en
 
 MAX_DAYS_EARLIER = 250  # about a working year; beyond that a letter is reported unplaced
 
@@ -61,6 +62,13 @@ class Shift:
     starts_at: date
     working_days_earlier: int
     letters_moved: int
+
+    def __str__(self) -> str:
+        days = plural_en(self.working_days_earlier, "working day")
+        return (
+            f"the window {self.window_start}..{self.window_end} starts {days} earlier, "
+            f"on {self.starts_at} ({plural_en(self.letters_moved, 'letter')} moved)"
+        )
 
 
 @dataclass

@@ -34,6 +34,7 @@ from mailer.contacts.models import Contact
 from mailer.db import utcnow
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.managers.models import Manager
+from mailer.plurals import plural_en
 from mailer.storage.snapshot import snapshot_reader
 from mailer.storage.streaming import stream_rows
 from mailer.tags.models import TagKind
@@ -125,7 +126,8 @@ def plan_year(
             said = [f"{owner.name}: {shift}" for shift in result.earlier]
             if result.unplaced:
                 said.append(
-                    f"{owner.name}: {len(result.unplaced)} letters found no day within the cap"
+                    f"{owner.name}: {plural_en(len(result.unplaced), 'letter')} found no day "
+                    "within the cap"
                 )
             if said:
                 shifts.append((wanted[0][0], said))

@@ -18,6 +18,8 @@ from mailer.contacts.models import Contact
 from mailer.db import utcnow
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.managers.models import Manager
+from mailer.plurals import plural_en
+from mailer.tags.models import TagKind
 
 
 @dataclass
@@ -58,13 +60,29 @@ def year_calendar(session: Session, year: int) -> YearCalendar:
     return result
 
 
+def window_text(campaign: Campaign) -> str:
+    """The campaign's window as `campaign_window` computes it: a purchase-month campaign's
+    letters go in the month's first working days, the others' before the occasion."""
+    days = plural_en(campaign.window_days, "working day")
+    if campaign.tag.kind is TagKind.MONTH:
+        if campaign.window_days == 1:
+            return "the month's first working day"
+        return f"the month's first {days}"
+    before = plural_en(campaign.days_before, "working day")
+    return f"{days} ending {before} before the occasion"
+
+
 @dataclass(frozen=True)
 class Explanation:
-    """One campaign's verdict for one contact: will, did, or will not, and why."""
+    """One campaign's verdict for one contact: will, did, or will not, and why.
+
+    `concerns_contact` is false for a campaign of a tag the contact lacks and no letter:
+    the explanation shows those as one summary line, the contact's own ones in full."""
 
     campaign: str
     verdict: str  # "will get", "got", "will not get", "did not get"
     reasons: list[str]
+    concerns_contact: bool = True
 
 
 def explain_contact(
@@ -99,7 +117,7 @@ def explain_contact(
             out.append(_explain_letter(name, letter, owner, sender, block))
             continue
         if campaign.tag_id not in tags:
-            out.append(Explanation(name, "will not get", [f"no tag {campaign.tag.code}"]))
+            out.append(Explanation(name, "will not get", [f"no tag {campaign.tag.code}"], False))
             continue
         if block:
             out.append(Explanation(name, "will not get", [block]))
@@ -144,6 +162,7 @@ def _explain_letter(
         if block:
             reasons.append(f"but {block} now: it will be cancelled at sending")
         if letter.status is LetterStatus.DEFERRED:
-            reasons.append(f"deferred after {letter.attempts} attempts: {letter.last_error}")
+            tries = plural_en(letter.attempts, "attempt")
+            reasons.append(f"deferred after {tries}: {letter.last_error}")
         return Explanation(name, "will get" if not block else "will not get", reasons)
     return Explanation(name, "did not get", [f"{letter.status.value}: {letter.last_error}"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, ScriptInfo
 
 from campaigns.cli import campaigns
 from campaigns.defaults import seed_campaigns
@@ -14,6 +14,7 @@ from mailer.contacts.cli import contacts
 from mailer.db import get_engine
 from mailer.letters.cli import greeting_command, letters
 from mailer.managers.cli import managers
+from mailer.plurals import plural_en
 from mailer.run import cli as run
 from mailer.storage import schema
 from mailer.tags.cli import tags
@@ -36,8 +37,8 @@ def upgrade_command() -> None:
         campaigns = seed_campaigns(session)
         links = seed_links(session, settings().offer_urls)
     click.echo(
-        f"database at revision {schema.current_revision(engine)}; "
-        f"{tags} tags, {campaigns} campaigns and {links} campaign links added"
+        f"database at revision {schema.current_revision(engine)}; {plural_en(tags, 'tag')}, "
+        f"{plural_en(campaigns, 'campaign')} and {plural_en(links, 'campaign link')} added"
     )
 
 
@@ -50,6 +51,10 @@ def current_command() -> None:
 campaigns.add_command(links)  # tracking adds its group to the campaigns'
 
 mailer_group = AppGroup("mailer", help="The mailing engine's commands.")
+# The product's own version (package metadata), not Python's and Flask's as `flask` prints.
+click.version_option(package_name="mailer", prog_name="mailer", message="%(prog)s %(version)s")(
+    mailer_group
+)
 for _command in (
     db,
     managers,
@@ -89,15 +94,8 @@ def _checked_app() -> Flask:
 
 
 def main() -> None:
-    """Entry point of the `mailer` console script."""
-    group = FlaskGroup(
-        name="mailer",
-        help=mailer_group.help,
-        create_app=_checked_app,
-        load_dotenv=False,
-        set_debug_flag=False,
-        add_default_commands=False,
-    )
-    for command in mailer_group.commands.values():
-        group.add_command(command)
-    group.main(prog_name="mailer")
+    """Entry point of the `mailer` console script: the product's own group, so its help
+    lists only the product's commands (not Flask's `--app`/`--env-file`/`--debug`, not a
+    second `mailer` inside). Commands needing the app load it through the ScriptInfo."""
+    info = ScriptInfo(create_app=_checked_app, set_debug_flag=False, load_dotenv_defaults=False)
+    mailer_group.main(prog_name="mailer", obj=info)

@@ -25,6 +25,7 @@ from mailer.smtp import SmtpSettings
 ENV_PREFIX = "MAILER_"
 MIN_SECRET_LENGTH = 16
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # None: a SQLite file in the instance folder
@@ -34,7 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_TIMEZONE": "Europe/Moscow",
     "SECRET_KEY": None,  # None: generated once and kept in the instance folder
     "SECRET_KEYS": [],  # older keys still accepted (newest first), after SECRET_KEY
-    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",  # where unsubscribe and click links point
+    # Where unsubscribe and click links point; None: where `mailer run`/`web` serves on this
+    # machine (LOCAL_BASE_URL for other commands), so the demo's links follow its PORT.
+    "PUBLIC_BASE_URL": None,
     "ALLOW_HTTP_PUBLIC_URL": False,  # a lab may serve links over plain HTTP
     "UNSUBSCRIBE_MAILTO": "unsubscribe@gifts.example",
     "OFFER_URLS": {},  # retired: seeds the campaigns' offer links at `mailer db upgrade`
@@ -57,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "CLICK_SETTLE_SECONDS": 60,  # a burst of scanner clicks needs this long to show
     "CLICK_MIN_READ_SECONDS": 20,  # a click sooner after sending is a scanner's
     "CLICK_BURST_SECONDS": 5,  # most links of a letter opened within this: a scanner
+    "CLICK_DIRECTORY_SECONDS": 1,  # a removed link or deleted letter redirects no more after
     "TRUSTED_PROXIES": 0,  # proxies in front whose X-Forwarded-For is believed
     "TASKS_HOUSE_ASSIGNEE": "",  # e-mail of who gets the house sender's tasks; empty: shared
     "DIGEST_HOUR": 9,  # the morning digest, in each manager's time zone, on working days
@@ -88,6 +92,7 @@ class TrackingSettings:
     settle_seconds: float
     min_read_seconds: float
     burst_seconds: float
+    directory_seconds: float  # how old the click path's memory of links and letters may be
     trusted_proxies: int
     house_assignee: str  # a manager's e-mail, or "" for the shared queue
     digest_hour: int
@@ -138,6 +143,18 @@ def settings(app: Flask | None = None) -> Settings:
     return (app or current_app).extensions["mailer.settings"]
 
 
+def follow_serving_address(app: Flask, host: str, port: int) -> str:
+    """Links in letters point where this machine serves (`mailer run --port 5077`, as
+    `make demo` with PORT=5077 runs it) unless PUBLIC_BASE_URL says otherwise; returns the
+    address links now use. Call it before anything forks or composes a letter."""
+    if _Reader(app.config).raw("PUBLIC_BASE_URL") is None:
+        shown = host if host in _LOCAL_HOSTS else "127.0.0.1"  # 0.0.0.0 is no address
+        shown = f"[{shown}]" if ":" in shown else shown
+        app.config["PUBLIC_BASE_URL"] = f"http://{shown}:{port}"
+        app.extensions["mailer.settings"] = read_settings(app.config)
+    return settings(app).letters.public_base_url
+
+
 def read_settings(config: Mapping[str, Any]) -> Settings:
     """Typed settings from a layered mapping; a bad value raises ConfigError naming it."""
     reader = _Reader(config)
@@ -185,6 +202,7 @@ def read_settings(config: Mapping[str, Any]) -> Settings:
             settle_seconds=reader.number("CLICK_SETTLE_SECONDS", 60),
             min_read_seconds=reader.number("CLICK_MIN_READ_SECONDS", 20),
             burst_seconds=reader.number("CLICK_BURST_SECONDS", 5),
+            directory_seconds=reader.number("CLICK_DIRECTORY_SECONDS", 1, zero_ok=True),
             trusted_proxies=reader.integer("TRUSTED_PROXIES", 0, low=0, high=10),
             house_assignee=reader.text("TASKS_HOUSE_ASSIGNEE", "").lower(),
             digest_hour=reader.integer("DIGEST_HOUR", 9, low=0, high=23),
@@ -233,18 +251,21 @@ class _Reader:
             raise self.fail(key, wanted, value)
         return number
 
-    def number(self, key: str, default: float) -> float:
+    def number(self, key: str, default: float, *, zero_ok: bool = False) -> float:
         value = self.raw(key)
         if value is None:
             return default
+        wanted = (
+            "zero or a positive number of seconds" if zero_ok else "a positive number of seconds"
+        )
         try:
             if isinstance(value, bool):
                 raise ValueError
             number = float(value)
         except (TypeError, ValueError):
-            raise self.fail(key, "a positive number of seconds", value) from None
-        if not number > 0:
-            raise self.fail(key, "a positive number of seconds", value)
+            raise self.fail(key, wanted, value) from None
+        if not (number > 0 or (zero_ok and number == 0)):
+            raise self.fail(key, wanted, value)
         return number
 
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
@@ -299,7 +320,7 @@ class _Reader:
 
     def public_url(self) -> str:
         """Links in letters point here; they must be HTTPS except on this machine or a lab."""
-        url = self.text("PUBLIC_BASE_URL", "").rstrip("/")
+        url = self.text("PUBLIC_BASE_URL", LOCAL_BASE_URL).rstrip("/")
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self.fail("PUBLIC_BASE_URL", "an address such as https://mail.example", url)

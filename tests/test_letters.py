@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from jinja2 import UndefinedError
 from jinja2.sandbox import SecurityError
 
 from mailer.letters.lint import LetterLintError, LetterText, lint_letter
@@ -25,6 +24,7 @@ from mailer.letters.rendering import (
     render_letter,
 )
 from mailer.letters.sender import SenderIdentity
+from mailer.letters.template_errors import LetterTemplateError
 
 SNAPSHOTS = Path(__file__).with_name("snapshots") / "letters"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
@@ -157,7 +157,54 @@ def test_a_typo_in_a_template_fails_the_render_instead_of_printing_nothing(tmp_p
     (tmp_path / "oops" / "subject.txt").write_text("Подарки {{ ocasion.name }}")
     (tmp_path / "oops" / "body.txt").write_text("{{ greeting }}")
     (tmp_path / "oops" / "body.html").write_text("<p>{{ greeting }}</p>")
-    with pytest.raises(UndefinedError, match="ocasion"):
+    with pytest.raises(LetterTemplateError, match="ocasion") as raised:
+        render_letter("oops", IVAN, SENDER, now=AFTERNOON, links=LINKS, folder=tmp_path)
+    assert raised.value.name == "ocasion" and raised.value.line == 1
+    assert raised.value.file.endswith("oops/subject.txt")
+
+
+def test_a_typo_names_the_template_file_its_line_and_the_unknown_name(tmp_path):
+    (tmp_path / "oops").mkdir()
+    (tmp_path / "oops" / "subject.txt").write_text("Подарки")
+    (tmp_path / "oops" / "body.txt").write_text("{{ greeting }}\n\nВарианты {{ compnay_phrase }}")
+    (tmp_path / "oops" / "body.html").write_text("<p>{{ greeting }}</p>")
+    with pytest.raises(LetterTemplateError) as raised:
+        render_letter("oops", IVAN, SENDER, now=AFTERNOON, links=LINKS, folder=tmp_path)
+    error = raised.value
+    assert (Path(error.file), error.line, error.name) == (
+        tmp_path / "oops" / "body.txt",
+        3,
+        "compnay_phrase",
+    )
+    assert isinstance(error, LetterLintError)  # delivery fails such a letter unsent
+    assert (
+        str(error)
+        == f"letter blocked: {tmp_path}/oops/body.txt, line 3: unknown name 'compnay_phrase'"
+    )
+    assert "\n" not in str(error)
+
+
+def test_a_typo_in_an_included_file_names_that_file_and_an_unknown_attribute(tmp_path):
+    (tmp_path / "oops").mkdir()
+    (tmp_path / "_sign.txt").write_text("С уважением,\n{{ sender.nmae }}\n")
+    (tmp_path / "oops" / "subject.txt").write_text("Подарки")
+    (tmp_path / "oops" / "body.txt").write_text('{{ greeting }}\n{% include "_sign.txt" %}')
+    (tmp_path / "oops" / "body.html").write_text("<p>{{ greeting }}</p>")
+    with pytest.raises(LetterTemplateError) as raised:
+        render_letter("oops", IVAN, SENDER, now=AFTERNOON, links=LINKS, folder=tmp_path)
+    assert (Path(raised.value.file).name, raised.value.line, raised.value.name) == (
+        "_sign.txt",
+        2,
+        "nmae",
+    )
+
+
+def test_a_template_that_does_not_compile_names_its_file_and_line(tmp_path):
+    (tmp_path / "oops").mkdir()
+    (tmp_path / "oops" / "subject.txt").write_text("Подарки")
+    (tmp_path / "oops" / "body.txt").write_text("{{ greeting }}\n{{ company_phrase }")
+    (tmp_path / "oops" / "body.html").write_text("<p>{{ greeting }}</p>")
+    with pytest.raises(LetterTemplateError, match=r"body.txt, line 2: template syntax error"):
         render_letter("oops", IVAN, SENDER, now=AFTERNOON, links=LINKS, folder=tmp_path)
 
 

@@ -28,12 +28,12 @@ def test_the_migrations_create_exactly_the_models_tables(app):
         opts = {"include_object": schema.include_object(conn.dialect.name)}
         diff = compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
     assert diff == []
-    assert schema.current_revision(engine) == "0009"
+    assert schema.current_revision(engine) == schema.head_revision()
 
 
 def test_upgrade_twice_is_harmless(app):
     schema.upgrade(get_engine(app))
-    assert schema.current_revision(get_engine(app)) == "0009"
+    assert schema.current_revision(get_engine(app)) == schema.head_revision()
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path, monkeypatch):
@@ -67,7 +67,8 @@ def test_db_upgrade_command_creates_and_seeds_a_new_database(tmp_path, monkeypat
     runner = create_app().test_cli_runner()
     result = runner.invoke(args=["mailer", "db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "revision 0009; 23 tags, 23 campaigns and 46 campaign links added" in result.output
+    seeded = "23 tags, 23 campaigns and 46 campaign links added"
+    assert f"revision {schema.head_revision()}; {seeded}" in result.output
     assert (tmp_path / "inst" / "mailer.sqlite3").exists()
 
 
@@ -136,7 +137,7 @@ def test_0004_keeps_the_letters_and_every_guarantee_of_their_keys(db_url):
     schema.upgrade(engine, "0003")
     first, second = _planned_contacts(engine)
     schema.upgrade(engine)
-    assert schema.current_revision(engine) == "0009"
+    assert schema.current_revision(engine) == schema.head_revision()
     with Session(engine) as session:
         letters = list(session.scalars(select(Letter).order_by(Letter.id)))
         assert sorted({letter.contact_id for letter in letters}) == [first, second]

@@ -1,10 +1,11 @@
 """Clicks: recorded cheaply when they happen, judged once they have settled.
 
-A click's redirect waits only for one indexed lookup (is this link the letter's?) and an
-append to this process's journal (`journal.py`): a database commit per click would cost
-more than the rest of the request. `settle_clicks` moves journal entries into `clicks`,
-judges each letter's clicks together once the burst window has passed (`verdicts.py`),
-and hands a person's click on an offer to the contact's owner as a task (`handback.py`).
+A click's redirect waits only for a lookup in this process's memory (is this link the
+letter's? `directory.py`) and an append to its journal (`journal.py`): a database query,
+let alone a commit, per click would cost more than the rest of the request.
+`settle_clicks` moves journal entries into `clicks`, judges each letter's clicks together
+once the burst window has passed (`verdicts.py`), and hands a person's click on an offer
+to the contact's owner as a task (`handback.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mailer.delivery.models import Letter
 from mailer.letters.composing import HONEYPOT_LINK_ID
 from mailer.storage.inserts import bulk_insert
 from mailer.storage.listparams import in_list_param
-from mailer.storage.point_reads import PointReader
+from tracking.directory import ClickDirectory, prune_gone_letters
 from tracking.handback import hand_back, record_history
 from tracking.journal import ClickJournal, discard, read_sealed, seal_all
 from tracking.models import PENDING, CampaignLink, Click
@@ -38,12 +39,6 @@ from tracking.verdicts import (
     VerdictSettings,
     judge_letter_clicks,
 )
-
-_DESTINATION = (
-    "SELECT l.url FROM campaign_links l JOIN letters t ON t.campaign_id = l.campaign_id "
-    "WHERE t.id = :letter AND l.id = :link"
-)
-_LETTER = "SELECT id FROM letters WHERE id = :letter"
 
 
 @dataclass(frozen=True)
@@ -61,19 +56,17 @@ class Visit:
 class ClickRecorder:
     """The click path of one process: where a link leads, and the journal it writes to."""
 
-    def __init__(self, engine: Engine, journal: ClickJournal) -> None:
+    def __init__(self, engine: Engine, journal: ClickJournal, *, directory_seconds: float) -> None:
         self.journal = journal
-        self._destination = PointReader(engine, _DESTINATION)
-        self._letter = PointReader(engine, _LETTER)
+        self._directory = ClickDirectory(engine, max_age=directory_seconds)
 
     def destination(self, letter_id: int, link_id: int) -> str | None:
         """The stored destination, only if the link is the letter's campaign's; None for a
         deleted letter or link."""
-        row = self._destination.first(letter=letter_id, link=link_id)
-        return row[0] if row else None
+        return self._directory.destination(letter_id, link_id)
 
     def is_letter(self, letter_id: int) -> bool:
-        return self._letter.first(letter=letter_id) is not None
+        return self._directory.campaign_of(letter_id) is not None
 
     def record(self, visit: Visit, at: datetime | None = None) -> str:
         """Append the click to the journal: once this returns, a crash loses nothing."""
@@ -127,6 +120,7 @@ def settle_clicks(
         discard(path)
     judge = _Judge(session, tracking, scanners or ScannerList.load(), now)
     report.judged, report.tasks_opened = judge.settle()
+    prune_gone_letters(session, now=now)
     commit()
     report.pending = session.scalar(select(func.count()).where(Click.verdict == PENDING)) or 0
     return report

@@ -149,3 +149,15 @@ class Reminder(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GoneLetter(Base):
+    """A deleted letter that was claimed for sending, written by a trigger on `letters`
+    (migration 0010): the click path's memory (`directory.py`) forgets it."""
+
+    __tablename__ = "gone_letters"
+    __table_args__ = (Index("ix_gone_letters_gone_at", "gone_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_id: Mapped[int]
+    gone_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -28,7 +28,9 @@ def _recorder() -> ClickRecorder:
     if recorder is None:
         tracking = settings(app).tracking
         journal = ClickJournal(tracking.journal_dir, fsync=tracking.journal_fsync)
-        recorder = app.extensions["tracking.recorder"] = ClickRecorder(get_engine(app), journal)
+        recorder = app.extensions["tracking.recorder"] = ClickRecorder(
+            get_engine(app), journal, directory_seconds=tracking.directory_seconds
+        )
     return recorder
 
 

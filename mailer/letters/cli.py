@@ -14,11 +14,16 @@ from flask.cli import AppGroup
 from mailer.config import settings
 from mailer.contacts.book import find_contact
 from mailer.contacts.preferred_names import preferred_name
+from mailer.db import utcnow
+from mailer.delivery.models import LetterStatus
+from mailer.delivery.send_now import send_planned_now
 from mailer.letters.composing import compose_letter, letter_tag
 from mailer.letters.greeting import greet
 from mailer.letters.links import tag_link_ids
+from mailer.letters.preview import readable_view
 from mailer.letters.rendering import LetterKind
 from mailer.managers.services import find_house_sender
+from mailer.smtp import SmtpTransport
 from mailer.unit_of_work import unit_of_work
 
 letters = AppGroup("letters", help="Letters as their owners would write them.")
@@ -35,10 +40,12 @@ letters = AppGroup("letters", help="Letters as their owners would write them.")
     help="Pretend to send at this UTC time (default: now).",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the .eml here.")
+@click.option("--raw", is_flag=True, help="Print the .eml's bytes instead of a readable view.")
 def preview_command(
-    email: str, kind: str, tag_code: str | None, at: datetime | None, out: Path | None
+    email: str, kind: str, tag_code: str | None, at: datetime | None, out: Path | None, raw: bool
 ) -> None:
-    """Write the finished .eml a contact would get now: the exact bytes that would be sent."""
+    """Show the letter a contact would get now: headers, text and the HTML's links; `--raw`
+    prints and `--out` writes the exact bytes that would be sent."""
     now = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
     with unit_of_work(commit=False) as session:
         contact = find_contact(session, email)
@@ -54,10 +61,41 @@ def preview_command(
             preferred_name=preferred_name(session, contact.id),
         )
     if out:
-        out.write_bytes(composed.raw)
+        try:
+            out.write_bytes(composed.raw)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
         click.echo(f"{out}: {composed.letter.subject} — from {composed.sender.name}", err=True)
-    else:
+    elif raw:
         click.echo(composed.raw, nl=False)
+    else:
+        click.echo(readable_view(composed.raw), nl=False)
+
+
+@letters.command("send-now")
+@click.option("--contact", "email", required=True, help="The contact's e-mail.")
+@click.option("--campaign", "tag_code", required=True, help="The campaign's tag code.")
+@click.option(
+    "--year",
+    type=click.IntRange(2000, 2100),
+    help="The letter's year (default: the first still waiting from this year on).",
+)
+def send_now_command(email: str, tag_code: str, year: int | None) -> None:
+    """Send the contact's planned letter of the campaign now, through the normal delivery
+    (consent re-checked, history kept); refused when the law or the plan forbids it."""
+    now = utcnow()
+    config = settings()
+    with unit_of_work(commit=False) as session, SmtpTransport(config.smtp) as transport:
+        contact = find_contact(session, email)
+        result = send_planned_now(
+            session, contact, tag_code, year, transport, config.letters, now=now
+        )
+    if result.status is LetterStatus.DEFERRED:
+        retry = f"; delivery retries it at {result.due_at:%Y-%m-%d %H:%M} UTC"
+        raise click.ClickException(f"not sent: deferred: {result.last_error}{retry}")
+    if result.status is not LetterStatus.SENT:
+        raise click.ClickException(f"not sent: {result.status.value}: {result.last_error}")
+    click.echo(f"sent {tag_code} letter {result.letter_id} to {email} ({result.message_id})")
 
 
 NAME_COLUMNS = ("first_name", "middle_name", "last_name")

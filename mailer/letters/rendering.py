@@ -16,13 +16,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateSyntaxError,
+    UndefinedError,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from mailer.letters.greeting import Greeting, greet
 from mailer.letters.lint import LetterLintError, LetterText, check_letter
 from mailer.letters.sender import SenderIdentity
+from mailer.letters.template_errors import syntax_problem, unknown_name
 
 LETTER_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "letters"
 
@@ -223,9 +230,11 @@ def render_letter(
     links: LetterLinks,
     occasion: Occasion | None = None,
     purchase_month: int | None = None,
-    folder: Path = LETTER_TEMPLATES,
+    folder: Path | None = None,
 ) -> RenderedLetter:
-    """Subject, text and HTML of one letter; raises LetterLintError when it must not go out."""
+    """Subject, text and HTML of one letter; raises LetterLintError when it must not go out
+    (LetterTemplateError, naming file, line and name, when a template cannot render)."""
+    folder = folder or LETTER_TEMPLATES
     greeting = recipient.greeting()
     local = sender.local_time(now)
     context: dict[str, Any] = {
@@ -242,8 +251,13 @@ def render_letter(
         "year": local.year,
     }
     env = letter_environment(folder)
-    subject = " ".join(env.get_template(f"{kind}/subject.txt").render(context).split())
-    text = env.get_template(f"{kind}/body.txt").render(context).strip() + "\n"
-    html = env.get_template(f"{kind}/body.html").render(context).strip() + "\n"
+    try:
+        subject = " ".join(env.get_template(f"{kind}/subject.txt").render(context).split())
+        text = env.get_template(f"{kind}/body.txt").render(context).strip() + "\n"
+        html = env.get_template(f"{kind}/body.html").render(context).strip() + "\n"
+    except UndefinedError as exc:
+        raise unknown_name(exc, folder) from None
+    except TemplateSyntaxError as exc:
+        raise syntax_problem(exc, folder) from None
     check_letter(LetterText(subject, text, html, greeting.text, greeting.parts.surname or ""))
     return RenderedLetter(subject, text, html, greeting)

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
-from mailer.managers.services import add_manager, find_manager, list_managers
+from mailer.managers.services import (
+    ManagerChanges,
+    add_manager,
+    find_manager,
+    list_managers,
+    update_manager,
+)
+from mailer.plurals import plural_en
 from mailer.unit_of_work import unit_of_work
 
 managers = AppGroup("managers", help="Keep sales managers and the house sender.")
 
 
+_CLOCK = re.compile(r"(\d{1,2})(?::(\d{2}))?")
+
+
 def _hours(value: str) -> tuple[time, time]:
+    """`09:00-18:00` or `9-18`; anything else is one line naming what was given."""
     try:
-        start, end = (time.fromisoformat(p.strip()) for p in value.split("-"))
+        start, end = (_clock(part) for part in value.split("-"))
     except ValueError:
-        raise click.BadParameter("working hours look like 09:00-18:00") from None
+        raise click.ClickException(
+            f"working hours look like 09:00-18:00 or 9-18, got {value!r}"
+        ) from None
     return start, end
+
+
+def _clock(part: str) -> time:
+    found = _CLOCK.fullmatch(part.strip())
+    if not found:
+        raise ValueError(part)
+    return time(int(found[1]), int(found[2] or 0))  # ValueError past 23:59
+
+
+def _read_signature(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path} is not UTF-8 text") from None
 
 
 @managers.command("add")
@@ -49,6 +80,48 @@ def add_command(
         click.echo(f"added {manager.name} <{manager.email}>" + (" (house sender)" if house else ""))
 
 
+@managers.command("set")
+@click.argument("email")
+@click.option("--name", help="Full name as it appears in letters.")
+@click.option(
+    "--signature-file",
+    type=click.Path(path_type=Path),
+    help="A UTF-8 text file holding the signature's lines.",
+)
+@click.option("--timezone", help="e.g. Asia/Yekaterinburg.")
+@click.option("--hours", help="Working hours, 09:00-18:00 or 9-18.")
+@click.option("--daily-cap", help="At most this many letters a day.")
+def set_command(
+    email: str,
+    name: str | None,
+    signature_file: Path | None,
+    timezone: str | None,
+    hours: str | None,
+    daily_cap: str | None,
+) -> None:
+    """Change a manager's name, signature, time zone, working hours or daily cap."""
+    if daily_cap is not None and not daily_cap.strip().isdigit():
+        raise click.ClickException(f"daily cap must be a whole number, got {daily_cap!r}")
+    changes = ManagerChanges(
+        name=name,
+        signature=_read_signature(signature_file) if signature_file else None,
+        timezone=timezone,
+        daily_cap=int(daily_cap) if daily_cap is not None else None,
+        hours=_hours(hours) if hours is not None else None,
+    )
+    if changes == ManagerChanges():
+        raise click.ClickException(
+            "nothing to change: give --name, --signature-file, --timezone, --hours or --daily-cap"
+        )
+    with unit_of_work() as session:
+        manager = find_manager(session, email)
+        changed = update_manager(session, manager, changes)
+        said = f"{manager.name} <{manager.email}>: {', '.join(changed)} changed"
+    click.echo(said)
+    if changes.timezone or changes.hours or changes.daily_cap:
+        click.echo("letters already planned keep their times; new plans use these")
+
+
 @managers.command("list")
 def list_command() -> None:
     """List managers."""
@@ -57,7 +130,8 @@ def list_command() -> None:
             flags = [f for f, on in (("house", m.is_house), ("inactive", not m.is_active)) if on]
             click.echo(
                 f"{m.name} <{m.email}>  {m.timezone} "
-                f"{m.work_starts_at:%H:%M}-{m.work_ends_at:%H:%M} cap {m.daily_cap}"
+                f"{m.work_starts_at:%H:%M}-{m.work_ends_at:%H:%M} "
+                f"at most {plural_en(m.daily_cap, 'letter')} a day"
                 + (f"  [{', '.join(flags)}]" if flags else "")
             )
 

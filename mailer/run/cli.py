@@ -12,9 +12,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from campaigns.planning import plan_year
-from mailer.config import settings
+from mailer.config import follow_serving_address, settings
 from mailer.db import utcnow
 from mailer.delivery.sending import DeliveryReport
+from mailer.plurals import plural_en
 from mailer.run.demo import bring_forward, demo_accounts, load_demo
 from mailer.run.scheduling import Scheduler
 from mailer.run.sink import SmtpSink
@@ -118,6 +119,7 @@ _WORKERS_HELP = "gunicorn sync worker processes, forked from the app made once."
 def web_command(host: str, port: int, workers: int) -> None:
     """Serve the web app with gunicorn; SIGTERM stops it gracefully, Ctrl+C at once."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    follow_serving_address(app, host, port)
     status = WebServer(app, host=host, port=port, workers=workers).run()
     if status:
         raise SystemExit(status)
@@ -133,6 +135,7 @@ def web_command(host: str, port: int, workers: int) -> None:
 def run_command(host: str, port: int, workers: int) -> None:
     """Web app, scheduler and a worker together for one machine (and the sink by default)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    base_url = follow_serving_address(app, host, port)  # before the web process forks
     # On Ctrl+C or SIGTERM the web app stops first, then the rest in reverse: the worker's
     # stop flag, the worker, the scheduler, the sink (also when a start fails half way).
     with ExitStack() as running:
@@ -160,7 +163,8 @@ def run_command(host: str, port: int, workers: int) -> None:
         worker.start()
         running.callback(worker.join, timeout=30)
         running.callback(stop.set)
-        click.echo(f"web app on http://{host}:{port}/ — Ctrl+C stops everything")
+        click.echo(f"web app on http://{host}:{port}/, links in letters to {base_url}/")
+        click.echo("Ctrl+C stops everything")
         while not stop.wait(0.5) and web.is_alive():
             pass
         stopped_by_signal = stop.is_set()
@@ -196,6 +200,7 @@ def load_command(count: int, send_now: int) -> None:
         f"demo contacts: read {report.rows_read}, accepted {report.accepted} "
         f"(new {report.inserted}, updated {report.updated}), rejected {report.rejected}"
     )
-    click.echo(f"{now.year}: {plan.added} letters planned; {forward} made due now")
+    added = plural_en(plan.added, "letter")
+    click.echo(f"{now.year}: {added} planned; {forward} made due now")
     for email, role, password in accounts:  # demo passwords, made anew on every run
         click.echo(f"sign in as {role}: {email} / {password}")

@@ -29,6 +29,7 @@ from mailer.db import get_engine
 from mailer.delivery.claims import RECOVER_EVERY
 from mailer.delivery.sending import DeliveryReport, deliver_due
 from mailer.letters.composing import warm_up
+from mailer.plurals import plural_en
 from mailer.smtp import SmtpTransport
 from mailer.storage.gc_tuning import fewer_collections
 
@@ -38,7 +39,8 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 def describe(report: DeliveryReport) -> str:
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "nothing due"
-    recovered = f"; {report.recovered} stale claims recovered" if report.recovered else ""
+    stale = plural_en(report.recovered, "stale claim")
+    recovered = f"; {stale} recovered" if report.recovered else ""
     return f"claimed {report.claimed}: {outcomes}{recovered}"
 
 
