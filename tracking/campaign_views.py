@@ -121,8 +121,11 @@ def edit(campaign_id: int) -> ResponseReturnValue:
             session.rollback()
             return _edit_page(session, _campaign(session, campaign_id), error=str(exc), status=400)
         session.commit()
-    for line in change_lines(change):
-        flash(line, "info")
+    # The dates are on the page itself; the message says what changed and what moved.
+    said = [line for line in change_lines(change)[1:] if not line.startswith((" ", "Ближайшие"))]
+    if not change.changed:
+        said = ["Ничего не изменилось."]
+    flash(" ".join([f"Сохранено: кампания {change.tag}.", *said]), "info")
     return redirect(url_for("campaigns.edit", campaign_id=campaign_id))
 
 

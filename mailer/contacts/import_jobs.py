@@ -10,11 +10,14 @@ chunks, as the CLI's, so a re-run updates the rows already in).
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import secrets
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -22,11 +25,14 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from mailer.contacts.importing import ImportFileError, ImportReport, import_contacts
+from mailer.contacts.tabular import detect_delimiter, detect_encoding
 from mailer.managers.models import Manager
 
 SUFFIXES = (".csv", ".xlsx")
 STATE = "state.json"
 _JOB_ID_LENGTH = 22
+REASONS_SHOWN = 10
+_REASON_KIND = re.compile(r":|\s'|\s\"")
 _WRITE_EVERY = 0.5  # seconds between two progress writes
 
 # Stages: "checking" (dry run running), "checked" (report shown, waiting for "import"),
@@ -141,8 +147,22 @@ def run_stage(
     return job.update(
         stage="done" if confirm else "checked",
         done_bytes=state["size"],
-        **{stage: _report(report)},
+        **{stage: {**_report(report), "reasons": rejection_reasons(job.rejects(stage))}},
     )
+
+
+def rejection_reasons(path: Path, *, limit: int = REASONS_SHOWN) -> list[tuple[str, int]]:
+    """The rejects file's reasons by kind (the text before a colon or a quoted value), commonest
+    first: what the report shows so marketing knows what to fix before downloading."""
+    if not path.is_file():
+        return []
+    kinds: Counter[str] = Counter()
+    with path.open(encoding=detect_encoding(path), newline="") as stream:
+        header = stream.readline()
+        for row in csv.reader(stream, delimiter=detect_delimiter(header)):
+            if row:
+                kinds[_REASON_KIND.split(row[-1], maxsplit=1)[0].strip()] += 1
+    return kinds.most_common(limit)
 
 
 def _report(report: ImportReport) -> dict[str, Any]:
