@@ -7,6 +7,8 @@ transaction is rolled back, so nothing changes.
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
@@ -14,7 +16,7 @@ from werkzeug.exceptions import NotFound
 
 from campaigns.calendar import WorkCalendar
 from campaigns.cli import change_lines
-from campaigns.date_words import day_words, span_words
+from campaigns.date_words import day_month_words, day_words, span_words
 from campaigns.editing import (
     MAX_DAYS_BEFORE,
     MAX_WINDOW_DAYS,
@@ -48,8 +50,13 @@ def index() -> ResponseReturnValue:
     with session_scope() as session:
         rows = campaign_rows(session, year, today=today)
     return render_template(
-        "pages/marketing/campaigns.html", rows=rows, year=year, day_words=day_words
+        "pages/marketing/campaigns.html", rows=rows, year=year, day_words=_short_date
     )
+
+
+def _short_date(day: date) -> str:
+    """«8 марта 2027»: the list's next dates, short enough for a narrow column."""
+    return f"{day_month_words(day)} {day.year}"
 
 
 @bp.get("/campaigns/dates")
