@@ -76,7 +76,9 @@ def _campaign(session: Session, campaign_id: int) -> Campaign:
     return campaign
 
 
-def _edit_page(session: Session, campaign: Campaign, *, error: str = "", status: int = 200):  # type: ignore[no-untyped-def]
+def _edit_page(
+    session: Session, campaign: Campaign, *, error: str = "", status: int = 200
+) -> tuple[str, int]:
     today = utcnow().date()
     form = request.form if request.method == "POST" else None
     return render_template(
