@@ -4,6 +4,7 @@ database (`day_counts`, `manager_load`, `day_letters`), the SVG drawn by `heatma
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from typing import Any
 
@@ -13,10 +14,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from campaigns.date_words import day_words
-from campaigns.day_counts import LetterFilter, letters_per_day
+from campaigns.day_counts import LetterFilter, owner_days
 from campaigns.day_letters import day_letters
 from campaigns.heatmap_svg import render_heatmap
-from campaigns.manager_load import manager_load
+from campaigns.manager_load import load_from_days
 from campaigns.models import Campaign
 from mailer.db import session_scope, utcnow
 from mailer.managers.models import Manager
@@ -62,8 +63,11 @@ def index() -> ResponseReturnValue:
     wanted = _filter()
     args: dict[str, Any] = {"manager": wanted.manager_id, "campaign": wanted.campaign_id}
     with session_scope() as session:
-        counts = letters_per_day(session, wanted)
-        load = manager_load(session, wanted)
+        per_owner = owner_days(session, wanted)  # one pass over the year for both figures
+        load = load_from_days(session, per_owner)
+    counts: Counter[date] = Counter()
+    for (_, day), n in per_owner.items():
+        counts[day] += n
     svg = render_heatmap(
         wanted.year,
         counts,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -45,9 +46,17 @@ def manager_load(
     session: Session, wanted: LetterFilter, *, cal: WorkCalendar | None = None
 ) -> list[WeekLoad]:
     """Weeks with letters, by manager name then week."""
+    return load_from_days(session, owner_days(session, wanted), cal=cal)
+
+
+def load_from_days(
+    session: Session, days: Mapping[tuple[int, date], int], *, cal: WorkCalendar | None = None
+) -> list[WeekLoad]:
+    """The weekly load from letters per owner and day already counted: the calendar page
+    counts them once for both the heatmap and the load (each count reads the whole year)."""
     cal = cal or WorkCalendar()
     weeks: dict[tuple[int, date], list[int]] = defaultdict(list)
-    for (owner, day), n in owner_days(session, wanted).items():
+    for (owner, day), n in days.items():
         weeks[(owner, day - timedelta(days=day.weekday()))].append(n)
     ids = {owner for owner, _ in weeks}
     managers = {m.id: m for m in session.scalars(select(Manager).where(Manager.id.in_(ids)))}
