@@ -10,7 +10,7 @@ from campaigns.models import Campaign
 from mailer.contacts.models import Contact
 from tests.conftest_browser import ARTIFACTS, PHONE, screenshot
 from tests.marketing_data import MARKETING, marketing_year
-from tests.test_marketing_pages import IMPORT_CSV
+from tests.test_marketing_import import IMPORT_CSV
 
 
 def test_marketing_edits_a_rule_and_sees_the_new_dates_then_the_letters_moved(

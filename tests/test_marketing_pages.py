@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
 from campaigns.models import Campaign
-from mailer.contacts.models import Contact
 from mailer.delivery.models import Letter, LetterStatus
 from tests.desk import post, sign_in
 from tests.factories import configure
@@ -255,6 +253,18 @@ def test_a_test_letter_goes_to_the_signed_in_user_only(app, as_marketing, year, 
     assert f"Тестовое письмо отправлено на {MARKETING}." in page
 
 
+def test_a_test_letter_the_relay_refuses_is_said_so_in_russian(
+    app, as_marketing, year, smtp_server
+):
+    configure(app, SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port)
+    smtp_server.script(MARKETING, rcpt="550 5.1.1 no such user")
+    query = {"email": year.contact.email, "kind": "mar8"}
+    response = post(as_marketing, "/preview/send", query, token_from="/preview")
+    page = as_marketing.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Тестовое письмо не отправлено: сервер ответил" in page and "550" in page
+    assert smtp_server.accepted == []
+
+
 def test_the_calendar_draws_the_year_and_a_day_lists_its_letters(as_marketing, year, session):
     page = as_marketing.get(f"/calendar?year={year.year}").get_data(as_text=True)
     in_year = session.scalar(select(func.count()).where(Letter.year == year.year))
@@ -294,100 +304,3 @@ def test_the_funnel_page_and_its_csv_refuse_a_bad_period(as_marketing, year):
         csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff")), delimiter=";")
     )
     assert rows[0][:2] == ["Кампания", "Отправлено"] and rows[-1][0] == "Итого"
-
-
-def _contacts(session) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(Contact))
-
-
-IMPORT_CSV = (
-    "email;first_name;last_name;company;owner;consent\n"
-    "new1@new.example;Олег;Новиков;Новая (New);petr@gifts.example;да\n"
-    "not-an-email;Иван;Плохов;Плохая;petr@gifts.example;да\n"
-    "new2@other.example;Анна;Вторая;Другая;petr@gifts.example;да\n"
-)
-
-
-def _upload(client, data: bytes, name: str):
-    return post(
-        client,
-        "/import",
-        {"file": (io.BytesIO(data), name)},
-        token_from="/import",
-        content_type="multipart/form-data",
-    )
-
-
-def test_an_import_is_checked_then_confirmed_and_its_rejects_downloaded(
-    as_marketing, year, session
-):
-    before = _contacts(session)
-    response = _upload(as_marketing, IMPORT_CSV.encode(), "crm.csv")
-    assert response.status_code == 302
-    job_url = response.headers["Location"]
-    page = as_marketing.get(job_url).get_data(as_text=True)
-    assert "ничего не сохранено" in page and 'class="rejected">1<' in page
-    assert "<li>bad e-mail — 1</li>" in page
-    assert _contacts(session) == before  # the dry run stored nothing
-    with as_marketing.get(f"{job_url}/rejects") as rejects:
-        assert rejects.headers["Content-Disposition"].startswith("attachment")
-        assert "not-an-email" in rejects.get_data(as_text=True)
-    assert post(as_marketing, f"{job_url}/confirm", token_from=job_url).status_code == 302
-    assert "Импорт выполнен" in as_marketing.get(job_url).get_data(as_text=True)
-    assert _contacts(session) == before + 2
-    post(as_marketing, f"{job_url}/confirm", token_from=job_url)  # a second click: nothing
-    assert _contacts(session) == before + 2
-
-
-@pytest.mark.parametrize(
-    ("data", "name", "message"),
-    [
-        (b"\x89PNG\r\n\x1a\n\x00\x00binary", "photo.png", "Загрузите таблицу: файл CSV или XLSX."),
-        (b"PK\x03\x04 not really a workbook", "book.xlsx", "Файл не читается как таблица"),
-        (b"", "empty.csv", "Файл пустой"),
-        (b"just some words\nand more words\n", "notes.csv", "Файл не читается как таблица"),
-    ],
-)
-def test_an_upload_that_is_not_a_table_is_refused_in_russian_and_nothing_kept(
-    app, as_marketing, year, session, data, name, message
-):
-    before = _contacts(session)
-    response = _upload(as_marketing, data, name)
-    assert response.status_code == 400
-    assert message in response.get_data(as_text=True)
-    assert _contacts(session) == before
-    folder = app.instance_path + "/imports"
-    import os
-
-    assert not os.path.isdir(folder) or os.listdir(folder) == []
-
-
-def test_a_large_import_runs_in_the_background_and_its_state_survives_a_reload(
-    app, as_marketing, year, session
-):
-    app.config["MAILER_IMPORT_BACKGROUND_BYTES"] = 10
-    response = _upload(as_marketing, IMPORT_CSV.encode(), "crm.csv")
-    job_url = response.headers["Location"]
-    state = _wait(as_marketing, job_url, "checked")
-    assert state["check"]["rejected"] == 1 and state["check"]["accepted"] == 2
-    assert state["check"]["reasons"] == [["bad e-mail", 1]]
-    post(as_marketing, f"{job_url}/confirm", token_from=job_url)
-    assert _wait(as_marketing, job_url, "done")["import"]["inserted"] == 2
-
-
-def _wait(client, job_url: str, stage: str) -> dict:
-    import time
-
-    for _ in range(200):
-        state = json.loads(client.get(f"{job_url}/state").get_data(as_text=True))
-        if state["stage"] in (stage, "failed"):
-            assert state["stage"] == stage, state
-            return state
-        time.sleep(0.05)
-    raise AssertionError(f"the import never reached {stage}")
-
-
-def test_an_unknown_import_is_404(as_marketing, year):
-    assert as_marketing.get("/import/" + "a" * 22).status_code == 404
-    assert as_marketing.get("/import/../../etc").status_code == 404
