@@ -8,6 +8,7 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from campaigns.calendar_views import STATUS_TEXTS
+from campaigns.explain_words import reason_words
 from campaigns.outbox import contact_outbox, search_contacts, status_counts, trouble_letters
 from mailer.contacts.models import Contact
 from mailer.db import session_scope, utcnow
@@ -59,4 +60,5 @@ def contact(contact_id: int) -> ResponseReturnValue:
             year=year,
             statuses=STATUS_TEXTS,
             verdicts=VERDICT_TEXTS,
+            reason_words=reason_words,
         )

@@ -289,7 +289,7 @@ def test_the_outbox_counts_statuses_finds_a_contact_and_explains(as_marketing, y
     assert f"/outbox/contacts/{year.contact.id}" in page
     card = as_marketing.get(f"/outbox/contacts/{year.contact.id}?year={year.year}")
     text = card.get_data(as_text=True)
-    assert "не получил" in text and "bounced: no mailbox" in text
+    assert "не получил" in text and "не доставлено: no mailbox" in text
 
 
 def test_the_funnel_page_and_its_csv_refuse_a_bad_period(as_marketing, year):
