@@ -9,11 +9,14 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from campaigns.date_words import day_words, span_words
+from campaigns.editing import CampaignChange, CampaignEdit, update_campaign
 from campaigns.models import Campaign
 from campaigns.planning import plan_year
 from campaigns.reports import explain_contact, window_text, year_calendar
 from mailer.contacts.book import find_contact
-from mailer.plurals import plural_en
+from mailer.db import utcnow
+from mailer.plurals import plural_en, plural_ru
 from mailer.unit_of_work import unit_of_work
 
 campaigns = AppGroup("campaigns", help="The annual campaign calendar.")
@@ -99,3 +102,50 @@ def explain_command(email: str, year: int) -> None:
         click.echo(f"{address} has no tag any active campaign is about")
     if others := len(items) - len(own):
         click.echo(f"{plural_en(others, 'other campaign')}: no matching tag")
+
+
+@campaigns.command("set")
+@click.argument("tag")
+@click.option(
+    "--rule", help="The occasion's yearly RRULE, e.g. FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=8."
+)
+@click.option("--days-before", type=int, help="Working days between the window's end and the day.")
+@click.option("--window", "window_days", type=int, help="Working days letters go out in.")
+@click.option("--kind", "letter_kind", help="The letter kind (a folder of templates/letters).")
+@click.option("--active/--inactive", "is_active", default=None)
+def set_command(
+    tag: str,
+    rule: str | None,
+    days_before: int | None,
+    window_days: int | None,
+    letter_kind: str | None,
+    is_active: bool | None,
+) -> None:
+    """Edit a campaign; its letters not yet sent are re-planned (in Russian, as on the web)."""
+    edit = CampaignEdit(rule, days_before, window_days, letter_kind, is_active)
+    with unit_of_work() as session:
+        change = update_campaign(session, tag, edit, now=utcnow())
+    for line in change_lines(change):
+        click.echo(line)
+
+
+def change_lines(change: CampaignChange) -> list[str]:
+    """The outcome of an edit as marketing reads it: the next dates and the letters moved."""
+    lines = [f"Кампания {change.tag}: " + ("изменено" if change.changed else "без изменений")]
+    lines.append("Ближайшие даты:")
+    for each in change.upcoming:
+        window = f" (письма {span_words(*each.window)})" if each.window else ""
+        lines.append(f"  {day_words(each.occasion)}{window}")
+    moves = change.moves
+    if change.changed:
+        letters = plural_ru(moves.moved, "письмо", "письма", "писем")
+        lines.append(
+            f"Перенесено {letters} из ещё не отправленных; снято с плана: {moves.dropped}, "
+            f"добавлено: {moves.added}. Отправленные письма не изменились."
+        )
+    if change.kind_updated:
+        lines.append(
+            plural_ru(change.kind_updated, "письмо", "письма", "писем")
+            + " получат новый вид письма"
+        )
+    return lines

@@ -7,7 +7,7 @@ of it that year); the unique constraints make a second letter impossible either 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -79,15 +79,24 @@ def campaign_window(campaign: Campaign, year: int, cal: WorkCalendar) -> Window 
 
 
 def plan_year(
-    session: Session, year: int, *, now: datetime | None = None, cal: WorkCalendar | None = None
+    session: Session,
+    year: int,
+    *,
+    now: datetime | None = None,
+    cal: WorkCalendar | None = None,
+    campaign_ids: Collection[int] | None = None,
 ) -> PlanReport:
-    """Plan every letter of `year` still ahead; commit is the caller's."""
+    """Plan every letter of `year` still ahead (of these campaigns only, when given: an edited
+    campaign is re-planned alone, around the other campaigns' letters); commit is the caller's."""
     now = now or utcnow()
     cal = cal or WorkCalendar()
     report = PlanReport(year)
     if not cal.knows_year(year):
         report.calendar_warning = unknown_years_message([year])
-    campaigns = list(session.scalars(select(Campaign).where(Campaign.is_active.is_(True))))
+    chosen = select(Campaign).where(Campaign.is_active.is_(True))
+    if campaign_ids is not None:
+        chosen = chosen.where(Campaign.id.in_(list(campaign_ids)))
+    campaigns = list(session.scalars(chosen))
     windows: dict[int, Window] = {}
     for campaign in campaigns:
         window = campaign_window(campaign, year, cal)

@@ -27,6 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mailer.web import init_web
     from tracking import desk_views as hot_views
     from tracking import views as tracking_views
+    from tracking.marketing import MARKETING_BLUEPRINTS
 
     checked = config.load(app, test_config)
     db.init_app(app)
@@ -35,6 +36,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(tracking_views.bp)
     app.register_blueprint(desk_views.bp)
     app.register_blueprint(hot_views.bp)
+    for blueprint in MARKETING_BLUEPRINTS:  # marketing's desk (issue 14)
+        app.register_blueprint(blueprint)
     init_web(app)  # sign-in, CSRF and error pages over every blueprint registered above
     if checked.tracking.trusted_proxies:  # believe X-Forwarded-For from that many hops
         hops = checked.tracking.trusted_proxies

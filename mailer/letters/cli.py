@@ -11,17 +11,14 @@ from flask.cli import AppGroup
 
 from mailer.config import settings
 from mailer.contacts.book import find_contact
-from mailer.contacts.preferred_names import preferred_name
 from mailer.db import utcnow
 from mailer.delivery.models import LetterStatus
 from mailer.delivery.send_now import send_planned_now
-from mailer.letters.composing import compose_letter, letter_tag
 from mailer.letters.greeting import greet
 from mailer.letters.greeting_csv import GreetingFileError, greet_file
-from mailer.letters.links import tag_link_ids
 from mailer.letters.preview import readable_view
+from mailer.letters.previewing import preview_letter
 from mailer.letters.rendering import LetterKind
-from mailer.managers.services import find_house_sender
 from mailer.smtp import SmtpTransport
 from mailer.unit_of_work import unit_of_work
 
@@ -47,17 +44,13 @@ def preview_command(
     prints and `--out` writes the exact bytes that would be sent."""
     now = at.replace(tzinfo=UTC) if at else datetime.now(UTC)
     with unit_of_work(commit=False) as session:
-        contact = find_contact(session, email)
-        tag = letter_tag(contact, LetterKind(kind), tag_code)
-        composed = compose_letter(
-            contact,
+        composed = preview_letter(
+            session,
+            email,
             LetterKind(kind),
-            house_sender=find_house_sender(session),
+            tag_code=tag_code,
             now=now,
-            tag_code=tag.code if tag else None,
-            link_ids=tag_link_ids(session, tag.id) if tag else {},
             settings=settings().letters,
-            preferred_name=preferred_name(session, contact.id),
         )
     if out:
         try:

@@ -17,6 +17,10 @@ class OccasionRuleError(ValueError):
     """A rule that cannot be read, or has no date where one is needed."""
 
 
+class NoOccasionDate(OccasionRuleError):
+    """A readable rule with no date after the day asked about (it ended, or never falls)."""
+
+
 def occasion_dates(rule: str, year: int) -> list[date]:
     """The dates a yearly RRULE falls on in `year`, so campaigns need no hand-kept dates."""
     return list(_occasion_dates(rule, year))
@@ -35,7 +39,7 @@ def next_occurrence(rule: str, after: datetime) -> date:
     day = datetime(after.year, after.month, after.day)
     found = _parse(rule, datetime(after.year, 1, 1)).after(day, inc=True)
     if found is None:
-        raise OccasionRuleError(f"the rule {rule!r} has no date after {after:%Y-%m-%d}")
+        raise NoOccasionDate(f"the rule {rule!r} has no date after {after:%Y-%m-%d}")
     return found.date()
 
 

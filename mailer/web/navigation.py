@@ -30,6 +30,12 @@ NAV: list[NavItem] = [
     NavItem("contacts.abandoned", "Забытые", BOTH),
     NavItem("book.check", "Проверить", BOTH),
     NavItem("book.index", "Менеджеры", MARKETING),
+    NavItem("campaigns.index", "Кампании", MARKETING),
+    NavItem("preview.index", "Предпросмотр", MARKETING),
+    NavItem("calendar.index", "Календарь", MARKETING),
+    NavItem("outbox.index", "Исходящие", MARKETING),
+    NavItem("imports.upload", "Импорт", MARKETING),
+    NavItem("funnel.index", "Воронка", MARKETING),
 ]
 
 
