@@ -1,0 +1,101 @@
+"""The calendar's counts read from `letter_days`, the per-day summary PostgreSQL keeps.
+
+Migration 0011's triggers keep the summary exact in the writing transaction, whoever
+changes letters, contacts' owners or managers' time zones, so no writer calls anything
+and a reader never sees it stale. `recount_letter_days` rebuilds it from the letters (after
+a restore that skipped triggers, or to check it); `counted_from_letters` is the same count
+by a full scan, which the tests and the benchmark compare the summary with.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from sqlalchemy import ColumnElement, Date, cast, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from campaigns.models import LetterDay
+from mailer.contacts.models import Contact
+from mailer.delivery.models import Letter, LetterStatus
+from mailer.managers.models import Manager
+from mailer.storage.aggregates import whole_table_report
+
+DayKey = tuple[int, int, int, date]  # year, owner, campaign, owner's local day
+
+
+def has_summary(session: Session) -> bool:
+    """Whether the database keeps `letter_days` (PostgreSQL; SQLite cannot convert zones)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def summary_owner_days(
+    session: Session, conditions: list[ColumnElement[bool]]
+) -> Counter[tuple[int, date]]:
+    """Letters per owner and local day from the summary, under `summary_conditions`."""
+    stmt = (
+        select(LetterDay.owner_id, LetterDay.day, func.sum(LetterDay.letters))
+        .where(*conditions, LetterDay.letters != 0)
+        .group_by(LetterDay.owner_id, LetterDay.day)
+    )
+    return Counter({(owner, d): int(n) for owner, d, n in session.execute(stmt) if n})
+
+
+def summary_days(session: Session, conditions: list[ColumnElement[bool]]) -> Counter[date]:
+    """Letters per local day (all owners asked for) from the summary."""
+    stmt = (
+        select(LetterDay.day, func.sum(LetterDay.letters))
+        .where(*conditions, LetterDay.letters != 0)
+        .group_by(LetterDay.day)
+    )
+    return Counter({d: int(n) for d, n in session.execute(stmt) if n})
+
+
+def _letters_local_day() -> ColumnElement[date]:
+    return cast(func.timezone(Manager.timezone, Letter.planned_at), Date)
+
+
+def _scan_columns() -> tuple[ColumnElement[int], ...]:
+    return (Letter.year, Contact.owner_id, Letter.campaign_id, _letters_local_day())
+
+
+def counted_from_letters(session: Session) -> Counter[DayKey]:
+    """The summary's content counted from every letter (PostgreSQL), for checks."""
+    columns = _scan_columns()
+    stmt = (
+        select(*columns, func.count())
+        .join(Contact, Contact.id == Letter.contact_id)
+        .join(Manager, Manager.id == Contact.owner_id)
+        .where(Letter.status != LetterStatus.CANCELLED)
+        .group_by(*columns)
+    )
+    with whole_table_report(session):
+        return Counter({(y, o, c, d): n for y, o, c, d, n in session.execute(stmt)})
+
+
+def counted_in_summary(session: Session) -> Counter[DayKey]:
+    """The summary's rows that count letters."""
+    rows = session.execute(
+        select(LetterDay.year, LetterDay.owner_id, LetterDay.campaign_id, LetterDay.day)
+        .add_columns(LetterDay.letters)
+        .where(LetterDay.letters != 0)
+    )
+    return Counter({(y, o, c, d): n for y, o, c, d, n in rows})
+
+
+def recount_letter_days(session: Session) -> int:
+    """Rebuild the summary from the letters (PostgreSQL); flushes, no commit. Rows written."""
+    if not has_summary(session):
+        return 0
+    session.flush()
+    session.execute(delete(LetterDay))
+    counts = counted_from_letters(session)
+    if counts:
+        session.execute(
+            insert(LetterDay),
+            [
+                {"year": y, "owner_id": o, "campaign_id": c, "day": d, "letters": n}
+                for (y, o, c, d), n in counts.items()
+            ],
+        )
+    return len(counts)
