@@ -75,6 +75,16 @@ def _day_total(session: Session, wanted: LetterFilter, day: date, where: list[An
             *wanted.summary_conditions(), LetterDay.day == day
         )
         return int(session.scalar(stmt) or 0)
+    return _counted_total(session, where)
+
+
+def scanned_day_total(session: Session, wanted: LetterFilter, day: date) -> int:
+    """The day's total counted from the letters (the benchmark's reference)."""
+    zones = sorted(set(session.scalars(select(Manager.timezone).distinct())))
+    return _counted_total(session, [*wanted.conditions(), _on_local_day(zones, day)])
+
+
+def _counted_total(session: Session, where: list[Any]) -> int:
     base = (
         select(Letter.id)
         .join(Contact, Contact.id == Letter.contact_id)

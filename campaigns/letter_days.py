@@ -99,3 +99,30 @@ def recount_letter_days(session: Session) -> int:
             ],
         )
     return len(counts)
+
+
+def summary_owner_weeks(
+    session: Session, conditions: list[ColumnElement[bool]]
+) -> dict[tuple[int, date], tuple[int, int]]:
+    """Per owner and ISO week (its Monday): the letters and the busiest day's letters.
+
+    Folded in the database: at a million contacts the owner-days are a quarter of a
+    million rows, their weeks a fifth of that.
+    """
+    per_day = (
+        select(
+            LetterDay.owner_id.label("owner_id"),
+            LetterDay.day.label("day"),
+            func.sum(LetterDay.letters).label("n"),
+        )
+        .where(*conditions, LetterDay.letters != 0)
+        .group_by(LetterDay.owner_id, LetterDay.day)
+        .subquery()
+    )
+    monday = cast(func.date_trunc("week", per_day.c.day), Date)
+    stmt = (
+        select(per_day.c.owner_id, monday, func.sum(per_day.c.n), func.max(per_day.c.n))
+        .where(per_day.c.n != 0)
+        .group_by(per_day.c.owner_id, monday)
+    )
+    return {(o, m): (int(n), int(top)) for o, m, n, top in session.execute(stmt)}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.calendar import WorkCalendar
 from campaigns.day_counts import LetterFilter, owner_days
+from campaigns.letter_days import has_summary, summary_owner_weeks
 from mailer.managers.models import Manager
 
 
@@ -46,21 +47,33 @@ def manager_load(
 ) -> list[WeekLoad]:
     """Weeks with letters, by manager name then week."""
     cal = cal or WorkCalendar()
-    weeks: dict[tuple[int, date], list[int]] = defaultdict(list)
-    for (owner, day), n in owner_days(session, wanted).items():
-        weeks[(owner, day - timedelta(days=day.weekday()))].append(n)
+    weeks = _weeks(session, wanted)
     ids = {owner for owner, _ in weeks}
     managers = {m.id: m for m in session.scalars(select(Manager).where(Manager.id.in_(ids)))}
+    working = {
+        monday: len(cal.working_days_between(monday, monday + timedelta(days=6)))
+        for monday in {monday for _, monday in weeks}
+    }
     out = [
         WeekLoad(
             owner,
             managers[owner].name,
             monday,
-            sum(counts),
-            max(counts),
+            letters,
+            busiest,
             managers[owner].daily_cap,
-            len(cal.working_days_between(monday, monday + timedelta(days=6))),
+            working[monday],
         )
-        for (owner, monday), counts in weeks.items()
+        for (owner, monday), (letters, busiest) in weeks.items()
     ]
     return sorted(out, key=lambda w: (w.manager, w.manager_id, w.monday))
+
+
+def _weeks(session: Session, wanted: LetterFilter) -> dict[tuple[int, date], tuple[int, int]]:
+    """(owner, Monday) → (letters, busiest day's letters): from the summary where kept."""
+    if has_summary(session):
+        return summary_owner_weeks(session, wanted.summary_conditions())
+    days: dict[tuple[int, date], list[int]] = defaultdict(list)
+    for (owner, day), n in owner_days(session, wanted).items():
+        days[(owner, day - timedelta(days=day.weekday()))].append(n)
+    return {key: (sum(counts), max(counts)) for key, counts in days.items()}

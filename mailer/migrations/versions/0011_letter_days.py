@@ -75,10 +75,12 @@ FUNCTIONS = [
     ),
     _function(
         "letter_days_move_contact",
-        _UPSERT.format(sign="-", rows="letters l", owner=_OWNER.format(owner="OLD.owner_id"))
-        .replace("WHERE l.status", "WHERE l.contact_id = OLD.id AND l.status")
-        + _UPSERT.format(sign="", rows="letters l", owner=_OWNER.format(owner="NEW.owner_id"))
-        .replace("WHERE l.status", "WHERE l.contact_id = NEW.id AND l.status"),
+        _UPSERT.format(
+            sign="-", rows="letters l", owner=_OWNER.format(owner="OLD.owner_id")
+        ).replace("WHERE l.status", "WHERE l.contact_id = OLD.id AND l.status")
+        + _UPSERT.format(
+            sign="", rows="letters l", owner=_OWNER.format(owner="NEW.owner_id")
+        ).replace("WHERE l.status", "WHERE l.contact_id = NEW.id AND l.status"),
     ),
     _function(
         "letter_days_remove_contacts",
