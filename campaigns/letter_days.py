@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import ColumnElement, Date, cast, delete, func, insert, select
+from sqlalchemy import ColumnElement, Date, Integer, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from campaigns.models import LetterDay
@@ -38,7 +38,9 @@ def summary_owner_days(
         .where(*conditions, LetterDay.letters != 0)
         .group_by(LetterDay.owner_id, LetterDay.day)
     )
-    return Counter({(owner, d): int(n) for owner, d, n in session.execute(stmt) if n})
+    with whole_table_report(session):
+        rows = session.execute(stmt).all()
+    return Counter({(owner, d): int(n) for owner, d, n in rows if n})
 
 
 def summary_days(session: Session, conditions: list[ColumnElement[bool]]) -> Counter[date]:
@@ -48,7 +50,9 @@ def summary_days(session: Session, conditions: list[ColumnElement[bool]]) -> Cou
         .where(*conditions, LetterDay.letters != 0)
         .group_by(LetterDay.day)
     )
-    return Counter({d: int(n) for d, n in session.execute(stmt) if n})
+    with whole_table_report(session):
+        rows = session.execute(stmt).all()
+    return Counter({d: int(n) for d, n in rows if n})
 
 
 def _letters_local_day() -> ColumnElement[date]:
@@ -119,10 +123,13 @@ def summary_owner_weeks(
         .group_by(LetterDay.owner_id, LetterDay.day)
         .subquery()
     )
-    monday = cast(func.date_trunc("week", per_day.c.day), Date)
+    # date - integer is a date: no round trip through a timestamp with a time zone.
+    monday = per_day.c.day - (cast(func.extract("isodow", per_day.c.day), Integer) - 1)
     stmt = (
         select(per_day.c.owner_id, monday, func.sum(per_day.c.n), func.max(per_day.c.n))
         .where(per_day.c.n != 0)
         .group_by(per_day.c.owner_id, monday)
     )
-    return {(o, m): (int(n), int(top)) for o, m, n, top in session.execute(stmt)}
+    with whole_table_report(session):
+        rows = session.execute(stmt).all()
+    return {(o, m): (int(n), int(top)) for o, m, n, top in rows}

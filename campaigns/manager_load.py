@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -73,7 +74,14 @@ def _weeks(session: Session, wanted: LetterFilter) -> dict[tuple[int, date], tup
     """(owner, Monday) → (letters, busiest day's letters): from the summary where kept."""
     if has_summary(session):
         return summary_owner_weeks(session, wanted.summary_conditions())
+    return weeks_from_days(owner_days(session, wanted))
+
+
+def weeks_from_days(
+    counts: Mapping[tuple[int, date], int],
+) -> dict[tuple[int, date], tuple[int, int]]:
+    """Owner-days folded into (owner, Monday) → (letters, busiest day's letters)."""
     days: dict[tuple[int, date], list[int]] = defaultdict(list)
-    for (owner, day), n in owner_days(session, wanted).items():
+    for (owner, day), n in counts.items():
         days[(owner, day - timedelta(days=day.weekday()))].append(n)
-    return {key: (sum(counts), max(counts)) for key, counts in days.items()}
+    return {key: (sum(n), max(n)) for key, n in days.items()}

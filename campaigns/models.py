@@ -56,6 +56,6 @@ class LetterDay(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     owner_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    campaign_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     day: Mapped[date] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     letters: Mapped[int]

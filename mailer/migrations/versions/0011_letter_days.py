@@ -35,13 +35,13 @@ depends_on = None
 # Adds sign × the letters of `rows` (with year, contact_id, campaign_id, planned_at, status)
 # to their owners' days; `owner` is the join that names each letter's owner.
 _UPSERT = """
-    INSERT INTO letter_days AS s (year, owner_id, campaign_id, day, letters)
-    SELECT l.year, o.owner_id, l.campaign_id, timezone(m.timezone, l.planned_at)::date,
+    INSERT INTO letter_days AS s (year, owner_id, day, campaign_id, letters)
+    SELECT l.year, o.owner_id, timezone(m.timezone, l.planned_at)::date, l.campaign_id,
            {sign} count(*)
     FROM {rows} {owner} JOIN managers m ON m.id = o.owner_id
     WHERE l.status <> 'cancelled'
     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (year, owner_id, campaign_id, day)
+    ON CONFLICT (year, owner_id, day, campaign_id)
     DO UPDATE SET letters = s.letters + excluded.letters;
 """
 _BY_CONTACT = "JOIN contacts o ON o.id = l.contact_id"
@@ -129,11 +129,12 @@ def upgrade() -> None:
         "letter_days",
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("owner_id", sa.Integer(), nullable=False),
-        sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("letters", sa.Integer(), nullable=False),
+        # In (owner, day) order: the weekly load groups owner-days straight off the index.
         sa.PrimaryKeyConstraint(
-            "year", "owner_id", "campaign_id", "day", name=op.f("pk_letter_days")
+            "year", "owner_id", "day", "campaign_id", name=op.f("pk_letter_days")
         ),
     )
     # The day's letters page walks a day's letters in time order from this index.
