@@ -122,6 +122,13 @@ def measure(url: str, year: int, repeat: int) -> None:
         )
         weeks = {(w.manager_id, w.monday): (w.letters, w.busiest_day) for w in load}
         _row(f"every manager's weekly load ({len(load)} weeks)", load_s, scan_s, weeks == scanned)
+        mine = LetterFilter(year, manager_id=manager)
+        load_s, load = best(repeat, lambda: manager_load(session, mine))
+        scan_s, scanned = best(
+            scan_repeat, lambda: weeks_from_days(scanned_owner_days(session, mine))
+        )
+        weeks = {(w.manager_id, w.monday): (w.letters, w.busiest_day) for w in load}
+        _row("one manager's weekly load", load_s, scan_s, weeks == scanned)
         counts = letters_per_day(session, every)
         busiest = max(counts.items(), key=lambda kv: kv[1])[0]
         day_s, first = best(repeat, lambda: day_letters(session, every, busiest))

@@ -64,7 +64,7 @@ def _on_local_day(zones: list[str], day: date) -> ColumnElement[bool]:
         )
     if not ranges:
         return Letter.id.is_(None)
-    # The span of all zones' days, which the time index (ix_letters_planned_at) walks.
+    # The span of all zones' days: one range test rejects most letters before the zones'.
     return and_(Letter.planned_at >= min(starts), Letter.planned_at < max(ends), or_(*ranges))
 
 

@@ -55,26 +55,20 @@ def summary_days(session: Session, conditions: list[ColumnElement[bool]]) -> Cou
     return Counter({d: int(n) for d, n in rows if n})
 
 
-def _letters_local_day() -> ColumnElement[date]:
-    return cast(func.timezone(Manager.timezone, Letter.planned_at), Date)
-
-
-def _scan_columns() -> tuple[ColumnElement[int], ...]:
-    return (Letter.year, Contact.owner_id, Letter.campaign_id, _letters_local_day())
-
-
 def counted_from_letters(session: Session) -> Counter[DayKey]:
     """The summary's content counted from every letter (PostgreSQL), for checks."""
-    columns = _scan_columns()
+    day = cast(func.timezone(Manager.timezone, Letter.planned_at), Date)
+    keys = (Letter.year, Contact.owner_id, Letter.campaign_id, day)
     stmt = (
-        select(*columns, func.count())
+        select(Letter.year, Contact.owner_id, Letter.campaign_id, day, func.count())
         .join(Contact, Contact.id == Letter.contact_id)
         .join(Manager, Manager.id == Contact.owner_id)
         .where(Letter.status != LetterStatus.CANCELLED)
-        .group_by(*columns)
+        .group_by(*keys)
     )
     with whole_table_report(session):
-        return Counter({(y, o, c, d): n for y, o, c, d, n in session.execute(stmt)})
+        rows = session.execute(stmt).all()
+    return Counter({(y, o, c, d): n for y, o, c, d, n in rows})
 
 
 def counted_in_summary(session: Session) -> Counter[DayKey]:

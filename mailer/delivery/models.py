@@ -72,8 +72,6 @@ class Letter(Base):
             postgresql_where=_CLAIMED,
             sqlite_where=_CLAIMED,
         ),
-        # A calendar day's letters in time order (campaigns/day_letters.py).
-        Index("ix_letters_planned_at", "planned_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -137,8 +137,6 @@ def upgrade() -> None:
             "year", "owner_id", "day", "campaign_id", name=op.f("pk_letter_days")
         ),
     )
-    # The day's letters page walks a day's letters in time order from this index.
-    op.create_index("ix_letters_planned_at", "letters", ["planned_at", "id"])
     if op.get_bind().dialect.name != "postgresql":
         return
     for function in FUNCTIONS:
@@ -154,5 +152,4 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         for function in FUNCTIONS:
             op.execute(f"DROP FUNCTION IF EXISTS {function.split()[2]}")
-    op.drop_index("ix_letters_planned_at", table_name="letters")
     op.drop_table("letter_days")
