@@ -29,13 +29,18 @@ from plan_year import fill
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from campaigns.day_counts import LetterFilter, letters_per_day
-from campaigns.day_letters import day_letters
+from campaigns.day_counts import (
+    LetterFilter,
+    letters_per_day,
+    scanned_letters_per_day,
+    scanned_owner_days,
+)
+from campaigns.day_letters import day_letters, scanned_day_total
 from campaigns.heatmap_svg import render_heatmap
-from campaigns.manager_load import manager_load
-from campaigns.models import Campaign
+from campaigns.letter_days import counted_from_letters, counted_in_summary
+from campaigns.manager_load import manager_load, weeks_from_days
+from campaigns.models import Campaign, LetterDay
 from campaigns.planning import plan_year
-from campaigns.reports import year_calendar
 from mailer.contacts.models import Contact
 from mailer.db import make_engine
 from mailer.delivery.models import Letter
@@ -51,7 +56,7 @@ def build(url: str, n: int, year: int) -> None:
     with Session(engine) as session:
         report = plan_year(session, year, now=datetime(year, 1, 1, 9, 0, tzinfo=UTC))
         session.commit()
-        refresh_statistics(session, Letter.__table__)
+        refresh_statistics(session, Letter.__table__, LetterDay.__table__)
         session.commit()
     engine.dispose()
     print(
@@ -71,6 +76,12 @@ def best(repeat: int, run: Callable[[], Any]) -> tuple[float, Any]:
     return min(times), result
 
 
+def _row(name: str, summary_s: float, scan_s: float, same: bool) -> None:
+    ratio = scan_s / summary_s if summary_s else float("inf")
+    check = "same" if same else "DIFFERENT"
+    print(f"{name:<40}{summary_s:>10.3f}{scan_s:>10.3f}{ratio:>8.1f}x  {check}", flush=True)
+
+
 def measure(url: str, year: int, repeat: int) -> None:
     engine = make_engine(url)
     with Session(engine) as session:
@@ -79,39 +90,51 @@ def measure(url: str, year: int, repeat: int) -> None:
         )
         contacts = session.scalar(select(func.count()).select_from(Contact))
         print(f"{contacts} contacts, {letters} letters in {year} (PostgreSQL)", flush=True)
-
-        def page() -> str:
-            return render_heatmap(year, letters_per_day(session, LetterFilter(year)))
-
-        def naive() -> str:
-            return render_heatmap(year, year_calendar(session, year).by_day)
-
-        page_s, svg = best(repeat, page)
-        naive_s, naive_svg = best(max(1, repeat - 1), naive)
-        same = "same SVG" if svg == naive_svg else "DIFFERENT SVG"
-        counts = letters_per_day(session, LetterFilter(year))
-        render_s, _ = best(repeat, lambda: render_heatmap(year, counts))
-        print(f"{'what':<52}{'seconds':>9}")
-        print(f"{'heatmap: GROUP BY local day in the database + SVG':<52}{page_s:>9.3f}")
-        print(f"{'  of which the SVG render alone':<52}{render_s:>9.3f}")
-        print(f"{'heatmap: per-letter Python aggregation + SVG':<52}{naive_s:>9.3f}")
-        print(f"ratio naive / database = {naive_s / page_s:.1f}x ({same}, {len(svg)} bytes)")
+        recount_s, (recounted, kept) = best(
+            1, lambda: (counted_from_letters(session), counted_in_summary(session))
+        )
+        print(
+            f"summary rows {len(kept)}, equal to a full recount: {recounted == kept}"
+            f" (recount {recount_s:.1f} s)",
+            flush=True,
+        )
         manager = session.scalar(select(Contact.owner_id).limit(1))
         mar8 = session.scalar(select(Campaign.id).join(Tag).where(Tag.code == "mar8"))
-        extra = {
-            "one manager's heatmap": lambda: render_heatmap(
-                year, letters_per_day(session, LetterFilter(year, manager_id=manager))
-            ),
-            "one campaign's heatmap (mar8)": lambda: render_heatmap(
-                year, letters_per_day(session, LetterFilter(year, campaign_id=mar8))
-            ),
-            "every manager's weekly load": lambda: manager_load(session, LetterFilter(year)),
-        }
-        for name, run in extra.items():
-            print(f"{name:<52}{best(repeat, run)[0]:>9.3f}")
+        print(f"{'what (best of runs)':<40}{'summary':>10}{'scan':>10}{'ratio':>9}")
+        scan_repeat = max(1, repeat - 1)
+        for name, wanted in {
+            "heatmap: whole year + SVG": LetterFilter(year),
+            "heatmap: one manager + SVG": LetterFilter(year, manager_id=manager),
+            "heatmap: one campaign (mar8) + SVG": LetterFilter(year, campaign_id=mar8),
+        }.items():
+            summary_s, svg = best(
+                repeat, lambda w=wanted: render_heatmap(year, letters_per_day(session, w))
+            )
+            scan_s, scan_svg = best(
+                scan_repeat,
+                lambda w=wanted: render_heatmap(year, scanned_letters_per_day(session, w)),
+            )
+            _row(name, summary_s, scan_s, svg == scan_svg)
+        every = LetterFilter(year)
+        load_s, load = best(repeat, lambda: manager_load(session, every))
+        scan_s, scanned = best(
+            scan_repeat, lambda: weeks_from_days(scanned_owner_days(session, every))
+        )
+        weeks = {(w.manager_id, w.monday): (w.letters, w.busiest_day) for w in load}
+        _row(f"every manager's weekly load ({len(load)} weeks)", load_s, scan_s, weeks == scanned)
+        mine = LetterFilter(year, manager_id=manager)
+        load_s, load = best(repeat, lambda: manager_load(session, mine))
+        scan_s, scanned = best(
+            scan_repeat, lambda: weeks_from_days(scanned_owner_days(session, mine))
+        )
+        weeks = {(w.manager_id, w.monday): (w.letters, w.busiest_day) for w in load}
+        _row("one manager's weekly load", load_s, scan_s, weeks == scanned)
+        counts = letters_per_day(session, every)
         busiest = max(counts.items(), key=lambda kv: kv[1])[0]
-        day_s, first = best(repeat, lambda: day_letters(session, LetterFilter(year), busiest))
-        print(f"{f'the busiest day ({busiest}, {first.total} letters), page 1':<52}{day_s:>9.3f}")
+        day_s, first = best(repeat, lambda: day_letters(session, every, busiest))
+        total_s, total = best(scan_repeat, lambda: scanned_day_total(session, every, busiest))
+        _row(f"busiest day {busiest} ({first.total}): page 1", day_s, total_s, first.total == total)
+        print("  (scan column: its count alone, as before this round)")
     engine.dispose()
 
 

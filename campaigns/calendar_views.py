@@ -4,7 +4,7 @@ database (`day_counts`, `manager_load`, `day_letters`), the SVG drawn by `heatma
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -12,12 +12,13 @@ from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from campaigns.date_words import day_words
-from campaigns.day_counts import LetterFilter, owner_days
+from campaigns.day_counts import LetterFilter, letters_per_day
 from campaigns.day_letters import day_letters
 from campaigns.heatmap_svg import render_heatmap
-from campaigns.manager_load import load_from_days
+from campaigns.manager_load import manager_load
 from campaigns.models import Campaign
 from mailer.db import session_scope, utcnow
 from mailer.managers.models import Manager
@@ -62,12 +63,13 @@ def _choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
 def index() -> ResponseReturnValue:
     wanted = _filter()
     args: dict[str, Any] = {"manager": wanted.manager_id, "campaign": wanted.campaign_id}
+    page = max(request.args.get("page", 1, type=int), 1)
     with session_scope() as session:
-        per_owner = owner_days(session, wanted)  # one pass over the year for both figures
-        load = load_from_days(session, per_owner)
-    counts: Counter[date] = Counter()
-    for (_, day), n in per_owner.items():
-        counts[day] += n
+        counts = letters_per_day(session, wanted)
+        # Each manager's weeks from the per-day summary; a page of managers at a time
+        # (thousands of managers' weeks at once is neither quick nor readable).
+        shown, more = _manager_page(session, wanted, page)
+        load = [w for m in shown for w in manager_load(session, replace(wanted, manager_id=m))]
     svg = render_heatmap(
         wanted.year,
         counts,
@@ -79,10 +81,32 @@ def index() -> ResponseReturnValue:
         wanted=wanted,
         svg=Markup(svg),  # noqa: S704  (heatmap_svg escapes everything it puts in)
         load=load,
+        page=page,
+        more=more,
+        args=args,
         total=sum(counts.values()),
         managers=managers,
         campaigns=campaigns,
     )
+
+
+LOAD_MANAGERS = 20  # managers per page of the weekly load
+
+
+def _manager_page(session: Session, wanted: LetterFilter, page: int) -> tuple[list[int], bool]:
+    """The managers whose load the page shows, by name, and whether more follow."""
+    if wanted.manager_id:
+        return [wanted.manager_id], False
+    ids = list(
+        session.scalars(
+            select(Manager.id)
+            .where(Manager.is_active)
+            .order_by(Manager.name, Manager.id)
+            .offset((page - 1) * LOAD_MANAGERS)
+            .limit(LOAD_MANAGERS + 1)
+        )
+    )
+    return ids[:LOAD_MANAGERS], len(ids) > LOAD_MANAGERS
 
 
 @bp.get("/calendar/<day>")

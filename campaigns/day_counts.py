@@ -1,5 +1,10 @@
 """The year's letters counted per day in the database, for the calendar page's heatmap.
 
+On PostgreSQL the counts come from the per-day summary its triggers keep exact
+(`campaigns/letter_days.py`, migration 0011): at most a few hundred thousand rows at a
+million contacts instead of every letter. The scan below is SQLite's path, and the
+benchmark's and tests' reference (`scanned_letters_per_day`, `scanned_owner_days`).
+
 A letter's day is its owner's local day, as the CLI calendar counts it. PostgreSQL
 converts each planned time with `AT TIME ZONE` and groups by the local date, so a year
 of millions of letters comes back as at most 366 rows per owner asked for. SQLite has
@@ -21,6 +26,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Date, Select, cast, func, select
 from sqlalchemy.orm import Session
 
+from campaigns.letter_days import has_summary, summary_days, summary_owner_days
+from campaigns.models import LetterDay
 from mailer.contacts.models import Contact
 from mailer.delivery.models import Letter, LetterStatus
 from mailer.managers.models import Manager
@@ -44,6 +51,15 @@ class LetterFilter:
             where.append(Letter.campaign_id == self.campaign_id)
         return where
 
+    def summary_conditions(self) -> list[ColumnElement[bool]]:
+        """The same choice of letters in `letter_days` (which never counts cancelled ones)."""
+        where = [LetterDay.year == self.year]
+        if self.manager_id is not None:
+            where.append(LetterDay.owner_id == self.manager_id)
+        if self.campaign_id is not None:
+            where.append(LetterDay.campaign_id == self.campaign_id)
+        return where
+
 
 def _joined(columns: Iterable[Any], wanted: LetterFilter) -> Select[Any]:
     return (
@@ -64,20 +80,34 @@ def local_day(session: Session) -> ColumnElement[date] | None:
 
 def letters_per_day(session: Session, wanted: LetterFilter) -> Counter[date]:
     """Letters per local day of the owners (the heatmap's cells)."""
+    if has_summary(session):
+        return summary_days(session, wanted.summary_conditions())
+    return scanned_letters_per_day(session, wanted)
+
+
+def owner_days(session: Session, wanted: LetterFilter) -> Counter[tuple[int, date]]:
+    """Letters per owner and local day (each manager's load)."""
+    if has_summary(session):
+        return summary_owner_days(session, wanted.summary_conditions())
+    return scanned_owner_days(session, wanted)
+
+
+def scanned_letters_per_day(session: Session, wanted: LetterFilter) -> Counter[date]:
+    """`letters_per_day` counted from the letters themselves."""
     day = local_day(session)
     if day is not None:
         with whole_table_report(session):
             rows = session.execute(_joined([day, func.count()], wanted).group_by(day)).all()
         return Counter({d: n for d, n in rows})
-    per_owner = owner_days(session, wanted)
+    per_owner = scanned_owner_days(session, wanted)
     days: Counter[date] = Counter()
     for (_, d), n in per_owner.items():
         days[d] += n
     return days
 
 
-def owner_days(session: Session, wanted: LetterFilter) -> Counter[tuple[int, date]]:
-    """Letters per owner and local day (each manager's load)."""
+def scanned_owner_days(session: Session, wanted: LetterFilter) -> Counter[tuple[int, date]]:
+    """`owner_days` counted from the letters themselves."""
     day = local_day(session)
     if day is not None:
         stmt = _joined([Contact.owner_id, day, func.count()], wanted)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from campaigns.calendar import WorkCalendar
 from campaigns.day_counts import LetterFilter, owner_days
+from campaigns.letter_days import has_summary, summary_owner_weeks
 from mailer.managers.models import Manager
 
 
@@ -46,30 +47,45 @@ def manager_load(
     session: Session, wanted: LetterFilter, *, cal: WorkCalendar | None = None
 ) -> list[WeekLoad]:
     """Weeks with letters, by manager name then week."""
-    return load_from_days(session, owner_days(session, wanted), cal=cal)
+    return _week_loads(session, _weeks(session, wanted), cal or WorkCalendar())
 
 
-def load_from_days(
-    session: Session, days: Mapping[tuple[int, date], int], *, cal: WorkCalendar | None = None
+def _week_loads(
+    session: Session, weeks: Mapping[tuple[int, date], tuple[int, int]], cal: WorkCalendar
 ) -> list[WeekLoad]:
-    """The weekly load from letters per owner and day already counted: the calendar page
-    counts them once for both the heatmap and the load (each count reads the whole year)."""
-    cal = cal or WorkCalendar()
-    weeks: dict[tuple[int, date], list[int]] = defaultdict(list)
-    for (owner, day), n in days.items():
-        weeks[(owner, day - timedelta(days=day.weekday()))].append(n)
     ids = {owner for owner, _ in weeks}
     managers = {m.id: m for m in session.scalars(select(Manager).where(Manager.id.in_(ids)))}
+    working = {
+        monday: len(cal.working_days_between(monday, monday + timedelta(days=6)))
+        for monday in {monday for _, monday in weeks}
+    }
     out = [
         WeekLoad(
             owner,
             managers[owner].name,
             monday,
-            sum(counts),
-            max(counts),
+            letters,
+            busiest,
             managers[owner].daily_cap,
-            len(cal.working_days_between(monday, monday + timedelta(days=6))),
+            working[monday],
         )
-        for (owner, monday), counts in weeks.items()
+        for (owner, monday), (letters, busiest) in weeks.items()
     ]
     return sorted(out, key=lambda w: (w.manager, w.manager_id, w.monday))
+
+
+def _weeks(session: Session, wanted: LetterFilter) -> dict[tuple[int, date], tuple[int, int]]:
+    """(owner, Monday) → (letters, busiest day's letters): from the summary where kept."""
+    if has_summary(session):
+        return summary_owner_weeks(session, wanted.summary_conditions())
+    return weeks_from_days(owner_days(session, wanted))
+
+
+def weeks_from_days(
+    counts: Mapping[tuple[int, date], int],
+) -> dict[tuple[int, date], tuple[int, int]]:
+    """Owner-days folded into (owner, Monday) → (letters, busiest day's letters)."""
+    days: dict[tuple[int, date], list[int]] = defaultdict(list)
+    for (owner, day), n in counts.items():
+        days[(owner, day - timedelta(days=day.weekday()))].append(n)
+    return {key: (sum(n), max(n)) for key, n in days.items()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -41,3 +41,21 @@ class Campaign(Base):
 
     def __repr__(self) -> str:
         return f"<Campaign {self.tag.code if self.tag else self.tag_id}>"
+
+
+class LetterDay(Base):
+    """A year's letters of one owner and campaign on one of the owner's local days.
+
+    The calendar's counts, kept exact by PostgreSQL triggers (migration 0011) whoever
+    writes letters; cancelled letters are not counted, and rows may hold zero. SQLite
+    cannot convert time zones in a trigger: there the table stays empty and the calendar
+    counts letters directly (`campaigns/letter_days.py` says which).
+    """
+
+    __tablename__ = "letter_days"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    owner_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    letters: Mapped[int]

@@ -280,6 +280,26 @@ def test_the_calendar_draws_the_year_and_a_day_lists_its_letters(as_marketing, y
     assert as_marketing.get("/calendar/2027-02-30").status_code == 404
 
 
+def test_the_weekly_load_comes_a_page_of_managers_at_a_time(
+    as_marketing, year, session, monkeypatch
+):
+    monkeypatch.setattr("campaigns.calendar_views.LOAD_MANAGERS", 1)
+    names = ("Анна Смирнова", "Пётр Петров")  # by name: Анна's page, then Пётр's
+
+    def load_table(page: str) -> str:
+        return page[
+            page.index('<table id="load"') : page.index("</table>", page.index('id="load"'))
+        ]
+
+    first = as_marketing.get(f"/calendar?year={year.year}").get_data(as_text=True)
+    assert names[0] in load_table(first) and names[1] not in load_table(first)
+    assert "следующие менеджеры" in first
+    second = as_marketing.get(f"/calendar?year={year.year}&page=2").get_data(as_text=True)
+    assert names[1] in load_table(second) and names[0] not in load_table(second)
+    assert "предыдущие менеджеры" in second
+    assert "7 писем за год" in second  # the heatmap still counts everyone
+
+
 def test_the_outbox_counts_statuses_finds_a_contact_and_explains(as_marketing, year, session):
     letter = session.scalars(select(Letter).where(Letter.contact_id == year.contact.id)).first()
     letter.status, letter.last_code, letter.last_error = LetterStatus.BOUNCED, 550, "no mailbox"
