@@ -6,8 +6,11 @@ redirects. What the actor may not see is NotFound in the service and 404 here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
 from mailer.config import settings
 from mailer.contacts import card as cards
@@ -24,6 +27,7 @@ from mailer.contacts.search import (
 )
 from mailer.db import session_scope, utcnow
 from mailer.privacy.erasure import erase_contact
+from mailer.users.actor import Actor
 from mailer.web.auth import current_actor, marketing_only
 from mailer.web.russian import russian_error
 
@@ -92,63 +96,59 @@ def _done(contact_id: int, message: str) -> ResponseReturnValue:
     return redirect(url_for("contacts.card", contact_id=contact_id))
 
 
+def _act(
+    contact_id: int, action: Callable[[Session, Actor], object], done: str
+) -> ResponseReturnValue:
+    """Run one action on the card, commit, and say so; the actor's NotFound is a 404, a
+    refusal is a Russian sentence back on the card and nothing is saved."""
+    with session_scope() as session:
+        try:
+            action(session, current_actor())
+        except NotFound:
+            abort(404)
+        except ValueError as exc:
+            flash(russian_error(exc), "error")
+            return redirect(url_for("contacts.card", contact_id=contact_id))
+        session.commit()
+    return _done(contact_id, done)
+
+
 @bp.post("/<int:contact_id>/notes")
 def note(contact_id: int) -> ResponseReturnValue:
     kind = request.form.get("kind", HistoryKind.NOTE.value)
     if kind not in {k.value for k in NOTE_KINDS}:
         abort(400)
-    with session_scope() as session:
-        try:
-            cards.note_contact(
-                session,
-                current_actor(),
-                contact_id,
-                request.form.get("body", ""),
-                HistoryKind(kind),
-            )
-        except NotFound:
-            abort(404)
-        except ValueError as exc:
-            flash(russian_error(exc), "error")
-            return redirect(url_for("contacts.card", contact_id=contact_id))
-        session.commit()
-    return _done(contact_id, "Записано в историю.")
+    body = request.form.get("body", "")
+    return _act(
+        contact_id,
+        lambda session, actor: cards.note_contact(
+            session, actor, contact_id, body, HistoryKind(kind)
+        ),
+        "Записано в историю.",
+    )
 
 
 @bp.post("/<int:contact_id>/fix-name")
 def fix_name(contact_id: int) -> ResponseReturnValue:
-    with session_scope() as session:
-        try:
-            cards.fix_name_fields(session, current_actor(), contact_id)
-        except NotFound:
-            abort(404)
-        except ValueError as exc:
-            flash(russian_error(exc), "error")
-            return redirect(url_for("contacts.card", contact_id=contact_id))
-        session.commit()
-    return _done(contact_id, "Имя разложено по полям.")
+    return _act(
+        contact_id,
+        lambda session, actor: cards.fix_name_fields(session, actor, contact_id),
+        "Имя разложено по полям.",
+    )
 
 
 @bp.post("/<int:contact_id>/transfer")
 @marketing_only
 def transfer(contact_id: int) -> ResponseReturnValue:
     to = request.form.get("to", "")
-    with session_scope() as session:
-        try:
-            cards.transfer_contact(
-                session,
-                current_actor(),
-                contact_id,
-                int(to) if to.isdigit() else 0,
-                request.form.get("reason", ""),
-            )
-        except NotFound:
-            abort(404)
-        except ValueError as exc:
-            flash(russian_error(exc), "error")
-            return redirect(url_for("contacts.card", contact_id=contact_id))
-        session.commit()
-    return _done(contact_id, "Контакт передан.")
+    reason = request.form.get("reason", "")
+    return _act(
+        contact_id,
+        lambda session, actor: cards.transfer_contact(
+            session, actor, contact_id, int(to) if to.isdigit() else 0, reason
+        ),
+        "Контакт передан.",
+    )
 
 
 @bp.post("/<int:contact_id>/erase")
@@ -158,16 +158,11 @@ def erase(contact_id: int) -> ResponseReturnValue:
     if request.form.get("confirm") != "1":
         flash("Отметьте, что клиент просил удалить его данные.", "error")
         return redirect(url_for("contacts.card", contact_id=contact_id))
-    with session_scope() as session:
-        try:
-            erase_contact(session, current_actor(), contact_id, now=utcnow())
-        except NotFound:
-            abort(404)
-        except ValueError as exc:
-            flash(russian_error(exc), "error")
-            return redirect(url_for("contacts.card", contact_id=contact_id))
-        session.commit()
-    return _done(contact_id, "Персональные данные удалены; адрес больше не попадёт в рассылки.")
+    return _act(
+        contact_id,
+        lambda session, actor: erase_contact(session, actor, contact_id, now=utcnow()),
+        "Персональные данные удалены; адрес больше не попадёт в рассылки.",
+    )
 
 
 def _edit_form() -> cards.EditForm:
