@@ -3,7 +3,7 @@ to managers; `mailer clicks`: the recorded clicks, their verdicts, and settling 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import click
 from flask.cli import AppGroup
@@ -16,9 +16,9 @@ from mailer.unit_of_work import unit_of_work
 from mailer.users.actor import SYSTEM
 from tracking.clicks import settle_clicks
 from tracking.links import add_link, campaign_links, find_campaign, remove_link, set_link
-from tracking.models import TaskOutcome
-from tracking.reminders import add_reminder
-from tracking.tasks import VERDICTS, close_task, list_clicks, list_tasks
+from tracking.models import TaskOutcome, TaskStatus
+from tracking.reminders import ReminderRow, add_reminder, close_reminder, list_reminders
+from tracking.tasks import SHARED_QUEUE, VERDICTS, TaskRow, close_task, list_clicks, list_tasks
 
 links = AppGroup("links", help="A campaign's tracked links: label, role, destination.")
 
@@ -88,28 +88,61 @@ tasks = AppGroup("tasks", help="Hot clicks handed to managers: who to call, and 
 @click.option("--manager", "manager_ref", help="Only this manager's tasks (e-mail or name).")
 @click.option("--open", "only_open", is_flag=True, help="Only tasks not closed yet.")
 def list_tasks_command(manager_ref: str | None, only_open: bool) -> None:
-    """Tasks, newest click first: contact, phone, offer, catalogue clicks before it (UTC)."""
+    """Reminders due today or overdue (R12), then hot clicks newest first (#12), then the
+    other reminders by due date, closed ones last: contact, phone, offer or text (UTC)."""
+    today = utcnow().date()
     with unit_of_work(commit=False) as session:
         manager_id = find_manager(session, manager_ref).id if manager_ref else None
         rows = list_tasks(session, manager_id=manager_id, only_open=only_open)
-    if not rows:
+        reminders = list_reminders(session, SYSTEM, manager_id=manager_id, only_open=only_open)
+    if not rows and not reminders:
         click.echo("no open tasks" if only_open else "no tasks")
+    leading = [r for r in reminders if r.status is TaskStatus.OPEN and r.is_due(today)]
+    for reminder in leading:
+        click.echo(_reminder_line(reminder, today))
     for row in rows:
-        status = f"{row.status}: {row.outcome}" if row.outcome else str(row.status)
-        warm = ", ".join(f"{w.label} {_when(w.clicked_at)}" for w in row.warm)
-        fields = (
-            f"#{row.id}",
-            status,
-            _when(row.clicked_at),
-            row.contact_name or "—",
-            row.company or "—",
-            row.phone or "—",
-            row.contact_email,
-            f"{row.campaign_tag} «{row.offer_label}»" if row.offer_label else row.campaign_tag,
-            f"до этого: {warm}" if warm else "—",
-            row.manager_name,
-        )
-        click.echo("\t".join(fields))
+        click.echo(_task_line(row))
+    rest = [r for r in reminders if r not in leading]
+    for reminder in sorted(rest, key=lambda r: r.status is not TaskStatus.OPEN):  # closed last
+        click.echo(_reminder_line(reminder, today))
+
+
+def _task_line(row: TaskRow) -> str:
+    status = f"{row.status}: {row.outcome}" if row.outcome else str(row.status)
+    warm = ", ".join(f"{w.label} {_when(w.clicked_at)}" for w in row.warm)
+    fields = (
+        f"#{row.id}",
+        status,
+        _when(row.clicked_at),
+        row.contact_name or "—",
+        row.company or "—",
+        row.phone or "—",
+        row.contact_email,
+        f"{row.campaign_tag} «{row.offer_label}»" if row.offer_label else row.campaign_tag,
+        f"до этого: {warm}" if warm else "—",
+        row.manager_name,
+    )
+    return "\t".join(fields)
+
+
+def _reminder_line(row: ReminderRow, today: date) -> str:
+    """A reminder as the task list shows it: R and its id, so `tasks done R12` closes it."""
+    status = str(row.status)
+    if row.status is TaskStatus.OPEN and row.is_due(today):
+        status = "overdue" if row.due_on < today else "due"
+    fields = (
+        f"R{row.id}",
+        status,
+        f"{row.due_on:%Y-%m-%d}",
+        row.contact_name or "—",
+        row.company or "—",
+        row.phone or "—",
+        row.contact_email,
+        row.text,
+        "—",
+        row.manager_name or SHARED_QUEUE,
+    )
+    return "\t".join(fields)
 
 
 @tasks.command("add")
@@ -129,17 +162,38 @@ def add_reminder_command(email: str, due: datetime, text: str) -> None:
 
 
 @tasks.command("done")
-@click.argument("task_id", type=int)
+@click.argument("ref", metavar="ID")
 @click.option(
-    "--outcome", type=click.Choice([o.value for o in TaskOutcome]), required=True,
-    help="taken: the client is being worked; not-interested: the call found no interest.",
+    "--outcome", type=click.Choice([o.value for o in TaskOutcome]),
+    help="A hot click's (#12): taken, the client is being worked; not-interested: the call "
+    "found no interest. A reminder (R12) closes without one.",
 )  # fmt: skip
 @click.option("--note", default="", help="What was agreed; goes to the contact's history.")
-def done_command(task_id: int, outcome: str, note: str) -> None:
-    """Close a task; the contact's history says how it ended."""
+def done_command(ref: str, outcome: str | None, note: str) -> None:
+    """Close a hot click (12 or #12) or a reminder (R12); the contact's history says so."""
+    kind, number = _parse_ref(ref)
+    if kind == "reminder":
+        if outcome is not None:
+            raise click.ClickException("a reminder closes without --outcome")
+        with unit_of_work() as session:
+            close_reminder(session, SYSTEM, number, note=note, now=utcnow())
+        click.echo(f"reminder R{number} closed")
+        return
+    if outcome is None:
+        raise click.ClickException("a hot click closes with --outcome taken or not-interested")
     with unit_of_work() as session:
-        task = close_task(session, task_id, outcome=TaskOutcome(outcome), note=note, now=utcnow())
+        task = close_task(session, number, outcome=TaskOutcome(outcome), note=note, now=utcnow())
     click.echo(f"task {task.id} closed: {task.outcome}")
+
+
+def _parse_ref(ref: str) -> tuple[str, int]:
+    """`12`/`#12`: a hot click; `R12`: a reminder (the two are numbered apart)."""
+    kind, digits = (
+        ("reminder", ref[1:]) if ref[:1] in ("R", "r") else ("task", ref.removeprefix("#"))
+    )
+    if not (digits.isascii() and digits.isdigit() and len(digits) < 10):
+        raise click.ClickException(f"{ref!r}: a hot click is 12 or #12, a reminder R12")
+    return kind, int(digits)
 
 
 clicks = AppGroup("clicks", help="Recorded clicks on tracked links and their verdicts.")

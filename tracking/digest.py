@@ -1,4 +1,5 @@
-"""The morning digest: one letter a working morning listing a manager's new hot clicks.
+"""The morning digest: one letter a working morning listing a manager's due and overdue
+reminders and new hot clicks; either alone makes the letter.
 
 A manager is due when it is a working day on their own clock (the Russian production
 calendar) and their DIGEST_HOUR has come; the digest lists their open tasks created before
@@ -13,6 +14,8 @@ are this run's), composes the letters and commits before the first byte goes out
 schedulers or a double run never announce a task twice. A digest the relay defers or
 refuses gives its claim back (digested_at NULL again) and the next run retries it. A run
 killed between the commit and the relay's answer loses that digest, never doubles it.
+The day itself is claimed the same way (tracking/digest_days.py), so reminders, which are
+listed every working morning until closed, make one digest a day however many runs there are.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, exists, select, update
+from sqlalchemy import Exists, Row, exists, select, update
 from sqlalchemy.orm import Session
 
 from campaigns.calendar import WorkCalendar
@@ -39,6 +42,7 @@ from mailer.letters.rendering import Occasion, letter_environment
 from mailer.managers.models import Manager
 from mailer.managers.services import find_house_sender
 from mailer.smtp import Outcome, Outgoing
+from tracking.digest_days import claim_day, give_back_day, had_day, mark_sent
 from tracking.models import CampaignLink, Reminder, Task, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,7 @@ class DueReminder:
 @dataclass(frozen=True)
 class _Digest:
     manager_id: int
+    day: date
     task_ids: list[int]
     outgoing: Outgoing
 
@@ -105,14 +110,7 @@ def send_digests(
         if house is None:
             log.warning("digest: no house sender to send from; %s digests wait", len(due))
             return DigestReport(skipped=len(due))
-        digests: list[_Digest] = []
-        for manager, cutoff in due:
-            task_ids = _claim(session, manager.id, cutoff=cutoff, now=now)
-            if task_ids:  # none: another run took them first
-                outgoing = _compose(
-                    session, manager, house, task_ids, letter_settings, cutoff=cutoff, now=now
-                )
-                digests.append(_Digest(manager.id, task_ids, outgoing))
+        digests = _prepare(session, due, house, letter_settings, now=now)
         session.commit()  # the claims, before the first byte goes out
 
         sent: set[int] = set()
@@ -121,6 +119,7 @@ def send_digests(
                 digest = digests[index]
                 if result.outcome is Outcome.SENT:
                     sent.add(index)
+                    mark_sent(session, digest.manager_id, digest.day, now=now)
                 else:
                     log.warning("digest to manager %s not sent: %s", digest.manager_id, result)
         finally:
@@ -128,24 +127,54 @@ def send_digests(
             for index, digest in enumerate(digests):
                 if index not in sent:
                     _give_back(session, digest.task_ids, claimed_at=now)
+                    give_back_day(session, digest.manager_id, digest.day, claimed_at=now)
             session.commit()
     return DigestReport(sent=len(sent), skipped=len(due) - len(sent))
+
+
+def _prepare(
+    session: Session,
+    due: list[tuple[Manager, datetime]],
+    house: Manager,
+    settings: LetterSettings,
+    *,
+    now: datetime,
+) -> list[_Digest]:
+    """Claim each due manager's day and new tasks, and compose their letters."""
+    digests: list[_Digest] = []
+    for manager, cutoff in due:
+        day = cutoff.date()
+        if not claim_day(session, manager.id, day, now=now):
+            continue  # another run is sending this morning's digest
+        task_ids = _claim(session, manager.id, cutoff=cutoff, now=now)
+        reminders = _due_reminders(session, manager.id, day)
+        if not task_ids and not reminders:  # another run took the tasks first
+            give_back_day(session, manager.id, day, claimed_at=now)
+            continue
+        outgoing = _compose(
+            session, manager, house, task_ids, reminders, settings, cutoff=cutoff, now=now
+        )
+        digests.append(_Digest(manager.id, day, task_ids, outgoing))
+    return digests
 
 
 def _due_managers(
     session: Session, calendar: WorkCalendar, *, digest_hour: int, now: datetime
 ) -> list[tuple[Manager, datetime]]:
-    """Active managers with unannounced open tasks whose digest time has come today, each
-    with that time (tasks created before it are listed); those who had it today are not."""
+    """Active managers with unannounced open tasks or due reminders whose digest time has
+    come today, each with that time (tasks created before it are listed); those who had it
+    today are not."""
     new_tasks = exists().where(
         Task.manager_id == Manager.id,
         Task.status == TaskStatus.OPEN,
         Task.digested_at.is_(None),
         Task.created_at < now,
     )
+    # Somewhere on Earth it is already tomorrow: each manager's own day is checked below.
+    maybe_due = _reminders_due(Manager.id, now.date() + timedelta(days=1))
     managers = session.scalars(
         select(Manager)
-        .where(Manager.is_active.is_(True), Manager.is_house.is_(False), new_tasks)
+        .where(Manager.is_active.is_(True), Manager.is_house.is_(False), new_tasks | maybe_due)
         .order_by(Manager.id)
     ).all()
     due = []
@@ -154,13 +183,37 @@ def _due_managers(
         if local.hour < digest_hour or not calendar.is_working_day(local.date()):
             continue
         cutoff = local.replace(hour=digest_hour, minute=0, second=0, microsecond=0)
-        if _had_digest_since(session, manager.id, cutoff):
+        if had_day(session, manager.id, local.date()) or _had_digest_since(
+            session, manager.id, cutoff
+        ):
             continue
-        due.append((manager, cutoff))
+        if _has_news(session, manager.id, cutoff):
+            due.append((manager, cutoff))
     return due
 
 
+def _reminders_due(manager_id: Any, day: date) -> Exists:
+    return exists().where(
+        Reminder.manager_id == manager_id,
+        Reminder.status == TaskStatus.OPEN,
+        Reminder.due_on <= day,
+    )
+
+
+def _has_news(session: Session, manager_id: int, cutoff: datetime) -> bool:
+    """Unannounced tasks from before the digest time, or reminders due on that day."""
+    new_tasks = exists().where(
+        Task.manager_id == manager_id,
+        Task.status == TaskStatus.OPEN,
+        Task.digested_at.is_(None),
+        Task.created_at < cutoff,
+    )
+    due = _reminders_due(manager_id, cutoff.date())
+    return bool(session.scalar(select(new_tasks | due)))
+
+
 def _had_digest_since(session: Session, manager_id: int, cutoff: datetime) -> bool:
+    """A digest that announced tasks today (also one sent before the digests table was)."""
     return bool(
         session.scalar(
             select(exists().where(Task.manager_id == manager_id, Task.digested_at >= cutoff))
@@ -220,6 +273,7 @@ def _compose(
     manager: Manager,
     house: Manager,
     task_ids: list[int],
+    reminders: list[DueReminder],
     settings: LetterSettings,
     *,
     cutoff: datetime,
@@ -236,7 +290,7 @@ def _compose(
         "count": len(items),
         "items": items,
         "digest_time": f"{cutoff.hour}:{cutoff:%M}",
-        "reminders": _due_reminders(session, manager.id, local.date()),
+        "reminders": reminders,
     }
     env = letter_environment()
     subject = " ".join(env.get_template(f"{TEMPLATES}/subject.txt").render(context).split())

@@ -161,3 +161,17 @@ class GoneLetter(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     letter_id: Mapped[int]
     gone_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Digest(Base):
+    """A manager's morning digest of one local working day: the row is the claim on that
+    day, so two runs never send two; sent_at is set once the relay took the letter."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("manager_id", "day", name="uq_digests_manager_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    manager_id: Mapped[int] = mapped_column(ForeignKey("managers.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)  # on the manager's clock
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.models import Contact, HistoryEntry, HistoryKind
 from mailer.contacts.search import NotFound, get_contact
+from mailer.managers.models import Manager
 from mailer.users.actor import Actor
 from tracking.models import Reminder, TaskStatus
 
@@ -32,6 +33,9 @@ class ReminderRow:
     company: str
     phone: str | None
     manager_id: int | None
+    status: TaskStatus
+    contact_email: str
+    manager_name: str  # "" when its manager is gone
 
     def is_due(self, today: date) -> bool:
         return self.due_on <= today
@@ -61,17 +65,37 @@ def open_reminders(
     session: Session, actor: Actor, *, manager_id: int | None = None, due_by: date | None = None
 ) -> list[ReminderRow]:
     """Open reminders the actor may see, the earliest due first; `due_by`: only those due."""
+    stmt = _rows_query(actor, manager_id).where(Reminder.status == TaskStatus.OPEN)
+    if due_by is not None:
+        stmt = stmt.where(Reminder.due_on <= due_by)
+    return _rows(session, stmt)
+
+
+def list_reminders(
+    session: Session, actor: Actor, *, manager_id: int | None = None, only_open: bool = False
+) -> list[ReminderRow]:
+    """Reminders the actor may see, closed ones too unless `only_open`, earliest due first."""
+    stmt = _rows_query(actor, manager_id)
+    if only_open:
+        stmt = stmt.where(Reminder.status == TaskStatus.OPEN)
+    return _rows(session, stmt)
+
+
+def _rows_query(actor: Actor, manager_id: int | None) -> Select[Reminder, Contact, str]:
     stmt = (
-        select(Reminder, Contact)
+        select(Reminder, Contact, Manager.name)
         .join(Contact, Contact.id == Reminder.contact_id)
-        .where(Reminder.status == TaskStatus.OPEN, actor.owns(Reminder.manager_id))
+        .outerjoin(Manager, Manager.id == Reminder.manager_id)
+        .where(actor.owns(Reminder.manager_id))
         .order_by(Reminder.due_on, Reminder.id)
         .limit(500)
     )
     if manager_id is not None:
         stmt = stmt.where(Reminder.manager_id == manager_id)
-    if due_by is not None:
-        stmt = stmt.where(Reminder.due_on <= due_by)
+    return stmt
+
+
+def _rows(session: Session, stmt: Select[Reminder, Contact, str]) -> list[ReminderRow]:
     return [
         ReminderRow(
             id=r.id,
@@ -82,8 +106,11 @@ def open_reminders(
             company=c.company_display,
             phone=c.phone,
             manager_id=r.manager_id,
+            status=r.status,
+            contact_email=c.email,
+            manager_name=manager_name or "",
         )
-        for r, c in session.execute(stmt)
+        for r, c, manager_name in session.execute(stmt)
     ]
 
 
