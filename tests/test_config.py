@@ -13,7 +13,11 @@ import pytest
 from mailer import create_app
 from mailer.config import ConfigError, instance_secret, read_settings, settings
 
-GOOD = {"SECRET_KEY": "k" * 32, "PUBLIC_BASE_URL": "https://mail.example", "DATABASE_URL": "sqlite://"}
+GOOD = {
+    "SECRET_KEY": "k" * 32,
+    "PUBLIC_BASE_URL": "https://mail.example",
+    "DATABASE_URL": "sqlite://",
+}
 
 
 def make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrides: object):
