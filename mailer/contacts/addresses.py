@@ -20,11 +20,17 @@ _BAD = "неверный e-mail"
 # The library's English explanations a manager meets most, said in Russian; any other
 # gets the general hint.
 _LIBRARY_WORDS = [
-    ("@-sign", "в адресе должен быть ровно один знак @"),
-    ("period", "точка в начале, в конце или две точки подряд"),
+    ("must have an @-sign", "в адресе нет знака @"),
+    ("something before the @-sign", "перед @ ничего нет"),
+    ("something after the @-sign", "после @ ничего нет"),
     ("too long", "адрес слишком длинный"),
-    ("domain", "ошибка в домене после @"),
-    ("not allowed", "в адресе есть недопустимые символы"),
+    ("two periods", "две точки подряд"),
+    ("should have a period", "в домене после @ нет точки (.ru, .com…)"),
+    ("top-level domain", "такого домена после @ не бывает"),
+    ("after the @-sign", "ошибка в части после @"),
+    ("before the @-sign", "ошибка в части до @"),
+    ("character", "в адресе недопустимые символы"),
+    ("period", "точка не на своём месте"),
 ]
 _SCRIPTS = {"CYRILLIC": "кириллическая", "GREEK": "греческая"}
 
