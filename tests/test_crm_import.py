@@ -182,7 +182,9 @@ def test_a_bitrix24_export_imports_as_it_comes(session, tmp_path, anna, petr, sh
     assert "oleg@delta.example" not in book
     with report.rejects_path.open(encoding="utf-8-sig" if shape == "xlsx" else "cp1251") as fh:
         rejected = list(csv.reader(fh, delimiter=";"))
-    assert rejected[1][0] == "104" and rejected[1][-1] == "unknown owner 'Нет Такого'"
+    assert rejected[1][0] == "104" and rejected[1][-1].startswith(
+        "неизвестный ответственный 'Нет Такого': такого менеджера нет"
+    )
 
 
 def test_a_row_without_an_owner_is_rejected_when_no_owner_is_given(session, tmp_path, anna):
@@ -192,8 +194,8 @@ def test_a_row_without_an_owner_is_rejected_when_no_owner_is_given(session, tmp_
     assert_nothing_lost(report)
     with report.rejects_path.open(encoding="cp1251") as fh:
         reasons = {row[0]: row[-1] for row in csv.reader(fh, delimiter=";")}
-    assert reasons["103"] == "unknown owner 'Петр Семин'"
-    assert reasons["105"].startswith("no owner")
+    assert reasons["103"].startswith("неизвестный ответственный 'Петр Семин':")
+    assert reasons["105"].startswith("нет ответственного: в строке он не указан")
 
 
 def test_the_salutation_settles_the_greeting_when_the_name_leaves_the_gender_open(
@@ -253,7 +255,8 @@ def test_a_changed_e_mail_that_is_another_contacts_is_rejected(session, tmp_path
     with report.rejects_path.open(encoding="cp1251") as fh:
         reasons = {row[0]: row[-1] for row in csv.reader(fh, delimiter=";")}
     assert reasons["101"] == (
-        "ID 101 is zhenya@alfa.example, and sasha@beta.example is another contact's"
+        "ID из CRM не совпадает с e-mail: ID 101 — это zhenya@alfa.example,"
+        " а sasha@beta.example — другой контакт; исправьте ID или e-mail в строке"
     )
 
 
@@ -325,11 +328,14 @@ def test_the_owner_check_matches_on_secondary_phones_and_e_mails(session, tmp_pa
     with report.rejects_path.open(encoding="utf-8") as fh:
         reasons = [row[-1] for row in csv.reader(fh)][1:]
     assert reasons == [
-        "owned by someone else: phone +79163334455 belongs to Анна Смирнова"
-        " (use --allow-same-company for a different person of that company)",
-        "owned by someone else: e-mail maria@home.example belongs to Анна Смирнова",
-        "owned by someone else: e-mail maria@home.example belongs to Анна Смирнова",
-        "already in the contact book: e-mail ivan@gs.example belongs to Анна Смирнова",
+        "телефон у другого менеджера: +79163334455 — уже у менеджера Анна Смирнова;"
+        " если это другой человек этой компании — импортируйте с --allow-same-company",
+        "e-mail у другого менеджера: maria@home.example — уже у менеджера Анна Смирнова;"
+        " попросите передать контакт",
+        "e-mail у другого менеджера: maria@home.example — уже у менеджера Анна Смирнова;"
+        " попросите передать контакт",
+        "e-mail уже в базе: ivan@gs.example — у другого контакта того же менеджера"
+        " (Анна Смирнова); уберите адрес из одной из карточек",
     ]
     assert boris.id in {c.owner_id for c in contacts(session).values()}
 

@@ -85,19 +85,21 @@ def test_an_erased_address_cannot_be_added_or_imported_again(
             "petr@gifts.example",
         ]
     )
-    assert added.exit_code == 1 and "erased on request" in added.output
+    assert added.exit_code == 1 and "удалён по просьбе человека" in added.output
     page = post(
         marketing,
         "/contacts/new",
         {"email": email, "owner": str(petr.quiet.owner_id)},
         token_from="/contacts/new",
     )
-    assert page.status_code == 400 and "erased on request" in page.get_data(as_text=True)
+    assert page.status_code == 400 and "удалён по просьбе человека" in page.get_data(as_text=True)
     path = tmp_path / "again.csv"
     path.write_text(f"Email;Имя\n{email};Снова\nnew@new.example;Новый\n", encoding="utf-8")
     report = import_contacts(session, path, default_owner=petr.contact.owner)
     assert (report.rows_read, report.accepted, report.rejected) == (2, 1, 1)
-    assert "erased on request" in (tmp_path / "again.rejects.csv").read_text(encoding="utf-8")
+    assert "удалён по просьбе человека" in (tmp_path / "again.rejects.csv").read_text(
+        encoding="utf-8"
+    )
     assert session.scalar(select(Contact).where(Contact.email == email)) is None
 
 

@@ -224,8 +224,8 @@ def test_a_fixed_csv_reject_file_imports_with_one_reason_column(session, owner, 
     assert (report.rows_read, report.inserted, report.rejected) == (2, 1, 1)
     again = (tmp_path / "fixed.rejects.csv").read_text(encoding="utf-8").splitlines()
     assert again[0] == f'Email;Имя;Теги;"{REASON_HEADER}"'
-    assert again[1].startswith('petr@x.example;"Пётр; старший";квадрокоптеры;"unknown tag')
-    assert again[1].count("unknown tag") == 1
+    assert again[1].startswith('petr@x.example;"Пётр; старший";квадрокоптеры;"неизвестный тег')
+    assert again[1].count("неизвестный тег") == 1
 
 
 def test_a_fixed_reject_file_saved_as_xlsx_drops_its_old_reasons(session, owner, tmp_path):
@@ -234,7 +234,7 @@ def test_a_fixed_reject_file_saved_as_xlsx_drops_its_old_reasons(session, owner,
         {
             "rejects": [
                 ["Email", "Имя", "Теги", REASON_HEADER],
-                ["petr@x.example", "Пётр", "квадрокоптеры", "bad e-mail 'не почта'"],
+                ["petr@x.example", "Пётр", "квадрокоптеры", "неверный e-mail 'не почта'"],
             ]
         },
     )
@@ -245,4 +245,4 @@ def test_a_fixed_reject_file_saved_as_xlsx_drops_its_old_reasons(session, owner,
     rows = read_rows(tmp_path / "fixed.rejects.csv", "utf-8-sig", ";")
     assert rows[0] == ["Email", "Имя", "Теги", REASON_HEADER]
     assert rows[1][:3] == ["petr@x.example", "Пётр", "квадрокоптеры"]
-    assert len(rows[1]) == 4 and "unknown tag" in rows[1][3]
+    assert len(rows[1]) == 4 and "неизвестный тег" in rows[1][3]

@@ -54,7 +54,9 @@ def test_a_field_over_the_limit_rejects_its_row_and_names_the_column(session, tm
     report = import_contacts(session, path, default_owner=owner)
 
     assert (report.rows_read, report.inserted, report.rejected) == (3, 2, 1)
-    assert csv_reasons(report) == ["field 'Имя' is longer than 4096 characters"]
+    assert csv_reasons(report) == [
+        "слишком длинное поле 'Имя': больше 4096 символов — сократите текст"
+    ]
     # The CSV's own bytes go to the reject file, the long cell whole.
     assert long_name in report.rejects_path.read_text(encoding="utf-8")
 
@@ -69,7 +71,10 @@ def test_a_row_wider_than_the_limit_is_rejected(session, tmp_path, owner):
     report = import_contacts(session, path, default_owner=owner)
 
     assert (report.rows_read, report.inserted, report.rejected) == (2, 1, 1)
-    assert csv_reasons(report) == [f"{MAX_ROW_FIELDS + 1} fields, at most {MAX_ROW_FIELDS}"]
+    assert csv_reasons(report) == [
+        f"слишком много ячеек: {MAX_ROW_FIELDS + 1}, допустимо не больше {MAX_ROW_FIELDS}"
+        " — проверьте разделители в строке"
+    ]
 
 
 def test_a_field_past_csvs_own_limit_rejects_only_its_row(session, tmp_path, owner):
@@ -83,7 +88,9 @@ def test_a_field_past_csvs_own_limit_rejects_only_its_row(session, tmp_path, own
 
     assert (report.rows_read, report.inserted, report.rejected) == (3, 2, 1)
     lines = report.rejects_path.read_text(encoding="utf-8").splitlines()
-    assert lines[1:] == [f'petr@x.example,{huge},"a field is longer than 131072 characters"']
+    assert lines[1:] == [
+        f'petr@x.example,{huge},"слишком длинное поле: больше 131072 символов — сократите текст"'
+    ]
 
 
 def test_an_unclosed_quote_past_csvs_limit_is_refused_in_one_line(runner, owner, tmp_path):
@@ -144,4 +151,6 @@ def test_an_xlsx_cell_over_the_limit_rejects_its_row(session, tmp_path, owner):
     report = import_contacts(session, path, default_owner=owner)
 
     assert (report.rows_read, report.inserted, report.rejected) == (2, 1, 1)
-    assert reasons(report) == ["field 'Компания' is longer than 4096 characters"]
+    assert reasons(report) == [
+        "слишком длинное поле 'Компания': больше 4096 символов — сократите текст"
+    ]

@@ -61,7 +61,9 @@ def test_one_200_mb_shared_string_is_a_rejected_field_not_a_gigabyte(tmp_path):
     assert result["longest_first_name"] == 4
     assert_flat(result)
     rejects = (tmp_path / "crm.rejects.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert rejects[1].endswith(";field 'Имя' is longer than 4096 characters")
+    assert rejects[1].endswith(
+        ";слишком длинное поле 'Имя': больше 4096 символов — сократите текст"
+    )
     assert len(rejects[1]) < 5000  # the cell is cut to the limit there, never written whole
 
 

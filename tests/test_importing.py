@@ -243,8 +243,8 @@ def test_it_writes_the_rejected_rows_of_an_xlsx_as_csv_with_their_reasons(sessio
         ["Пётр", "не почта", ""],
         ["Ольга", "olga@elka.example", "квадрокоптеры"],
     ]
-    assert "bad e-mail" in rows[1][3]
-    assert "unknown tag" in rows[2][3] and "квадрокоптеры" in rows[2][3]
+    assert "неверный e-mail" in rows[1][3]
+    assert "неизвестный тег" in rows[2][3] and "квадрокоптеры" in rows[2][3]
 
 
 def test_a_quoted_newline_in_any_field_of_a_contact_is_rejected_as_cr_lf(session, tmp_path, owner):
@@ -267,12 +267,12 @@ def test_a_quoted_newline_in_any_field_of_a_contact_is_rejected_as_cr_lf(session
     rejected = read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")[1:]
     assert [r[:-1] for r in rejected] == bad
     assert [r[-1] for r in rejected] == [
-        "CR/LF in field first_name",
-        "CR/LF in field middle_name",
-        "CR/LF in field last_name",
-        "CR/LF in field position",
-        "e-mail contains a line break",
-        "phone contains a line break",
+        "перевод строки в поле «Имя»: уберите его из ячейки",
+        "перевод строки в поле «Отчество»: уберите его из ячейки",
+        "перевод строки в поле «Фамилия»: уберите его из ячейки",
+        "перевод строки в поле «Должность»: уберите его из ячейки",
+        "перевод строки в e-mail: уберите его из ячейки",
+        "перевод строки в телефоне: уберите его из ячейки",
     ]
 
 
@@ -295,7 +295,7 @@ def test_a_quoted_newline_in_a_company_keeps_the_row_whole_and_rejects_it(sessio
     assert contacts(session)["petr@lada.example"].phone == "+79167654321"
     text = report.rejects_path.read_text(encoding="utf-8")
     row = 'ivan@toyota.example;"Тойота\n(Toyota)";+7 916 123-45-67'
-    assert row + ';"CR/LF in field company"\n' in text
+    assert row + ';"перевод строки в поле «Компания»: уберите его из ячейки"\n' in text
 
 
 def test_it_names_the_file_and_the_line_a_row_starts_on_as_the_consent_source(
@@ -498,7 +498,10 @@ def test_it_refuses_a_contact_owned_by_someone_else(session, tmp_path, owner):
     ivan = contacts(session)["ivan@toyota.example"]
     assert (ivan.owner.name, ivan.position) == ("Анна Смирнова", "Менеджер")
     reason = read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")[1][-1]
-    assert reason == "owned by someone else: Анна Смирнова"
+    assert reason == (
+        "контакт у другого менеджера: e-mail ivan@toyota.example уже у менеджера"
+        " Анна Смирнова — попросите его передать контакт"
+    )
 
 
 def test_a_reimport_without_an_owner_keeps_the_contacts_owner(session, tmp_path, owner):
@@ -531,8 +534,8 @@ def test_it_refuses_a_new_person_of_a_company_someone_else_owns(session, tmp_pat
 
     assert (report.accepted, report.rejected) == (0, len(typed))
     for row in read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")[1:]:
-        assert row[-1].startswith(f"owned by someone else: company '{row[1]}'") and (
-            "belongs to Анна Смирнова" in row[-1]
+        assert row[-1].startswith(f"компания у другого менеджера: '{row[1]}'") and (
+            "уже у менеджера Анна Смирнова" in row[-1] and "--allow-same-company" in row[-1]
         ), row
 
 
@@ -562,7 +565,7 @@ def test_it_refuses_a_new_contact_whose_phone_someone_else_owns(session, tmp_pat
 
     assert report.rejected == 1
     reason = read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")[1][-1]
-    assert "phone +79161234567 belongs to Анна Смирнова" in reason
+    assert reason.startswith("телефон у другого менеджера: +79161234567 — уже у менеджера Анна")
 
 
 def test_two_rows_of_one_file_cannot_give_one_company_to_two_owners(session, tmp_path, owner):
@@ -583,7 +586,7 @@ def test_two_rows_of_one_file_cannot_give_one_company_to_two_owners(session, tmp
     assert (report.inserted, report.rejected) == (2, 1)
     assert {c.owner.name for c in contacts(session).values()} == {"Анна Смирнова"}
     reasons = [r[-1] for r in read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")]
-    assert reasons[1].startswith("owned by someone else: company 'TOYOTA' belongs to Анна")
+    assert reasons[1].startswith("компания у другого менеджера: 'TOYOTA' — уже у менеджера Анна")
 
 
 def test_a_new_person_of_a_company_the_same_owner_has_is_added(session, tmp_path, owner):
@@ -641,9 +644,11 @@ def test_it_rejects_an_unknown_an_ambiguous_or_an_inactive_owner(session, tmp_pa
     rejected = read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")
     reasons = [r[-1] for r in rejected[1:]]
     assert reasons == [
-        "unknown owner 'Нет Такого'",
-        "owner 'Олег Тёзкин' is ambiguous: several managers have this name",
-        "owner Ушедший is not active",
+        "неизвестный ответственный 'Нет Такого': такого менеджера нет — впишите его"
+        " имя или e-mail, как в списке менеджеров",
+        "неоднозначный ответственный 'Олег Тёзкин': так зовут нескольких менеджеров"
+        " — впишите e-mail нужного",
+        "неактивный ответственный: Ушедший отключён — впишите другого менеджера",
     ]
 
 
@@ -651,7 +656,10 @@ def test_a_new_contact_without_any_owner_is_rejected(session, tmp_path, owner):
     path = write_csv(tmp_path / "crm.csv", [["Email"], ["ivan@toyota.example"]])
     report = import_contacts(session, path)
     assert (report.accepted, report.rejected) == (0, 1)
-    assert "no owner" in read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")[1][-1]
+    assert (
+        "нет ответственного:"
+        in read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")[1][-1]
+    )
 
 
 # --- companies ---------------------------------------------------------------------------
@@ -691,15 +699,15 @@ def test_it_writes_every_rejected_row_verbatim_with_its_reason(session, tmp_path
     header = "Фамилия;Имя;E-mail;Телефон;Теги;Ответственный;Согласие на рассылку\r\n"
     good = "Иванов;Иван;ivan@toyota.example;;строители;;да\r\n"
     bad = {
-        "bad e-mail": '"Петров";"Пётр";not-an-email;;;;\r\n',
-        "e-mail is empty": "Пустов;Пётр;;;;;\r\n",
-        "unknown tag: 'квадрокоптеры'": "Сидоров;Сидор;sidor@x.example;;строители, квадрокоптеры;;\r\n",
-        "unknown owner 'Нет Такого'": "Орлов;Олег;oleg@x.example;;;Нет Такого;\r\n",
-        "owned by someone else: Борис Орлов": "Занятов;Зиновий;taken@lada.example;;;;\r\n",
-        "CR/LF in field first_name": 'Многострочный;"Иван\r\nИванович";multi@x.example;;;;\r\n',
-        "bad phone '12'": "Звонков;Захар;zvon@x.example;12;;;\r\n",
-        "unrecognised consent value": 'Сомнев;Семён;somnev@x.example;;;;"может быть, ""скорее"" да"\r\n',
-        "8 fields, the header has 7": "Лишний;Лев;lev@x.example;;;;;лишнее\r\n",
+        "неверный e-mail 'not-an-email'": '"Петров";"Пётр";not-an-email;;;;\r\n',
+        "нет e-mail: ячейка адреса пуста": "Пустов;Пётр;;;;;\r\n",
+        "неизвестный тег: 'квадрокоптеры' — впишите": "Сидоров;Сидор;sidor@x.example;;строители, квадрокоптеры;;\r\n",
+        "неизвестный ответственный 'Нет Такого'": "Орлов;Олег;oleg@x.example;;;Нет Такого;\r\n",
+        "контакт у другого менеджера: e-mail taken@lada.example уже у менеджера Борис Орлов": "Занятов;Зиновий;taken@lada.example;;;;\r\n",
+        "перевод строки в поле «Имя»": 'Многострочный;"Иван\r\nИванович";multi@x.example;;;;\r\n',
+        "неверный телефон '12'": "Звонков;Захар;zvon@x.example;12;;;\r\n",
+        "непонятное согласие '": 'Сомнев;Семён;somnev@x.example;;;;"может быть, ""скорее"" да"\r\n',
+        "лишние ячейки: 8 ячеек, а в заголовке 7 колонок": "Лишний;Лев;lev@x.example;;;;;лишнее\r\n",
     }
     path = tmp_path / "amo.csv"
     path.write_bytes((header + good + "".join(bad.values())).encode("cp1251"))
@@ -738,7 +746,9 @@ def test_a_reason_the_files_encoding_cannot_hold_does_not_stop_the_import(sessio
     assert (report.rows_read, report.accepted, report.rejected) == (2, 1, 1)
     rows = read_rejects(report.rejects_path, encoding="cp1251", delimiter=";")
     assert rows[1][:2] == ["taken@lada.example", "Иван"]
-    assert rows[1][2].startswith("owned by someone else: Zo")
+    assert rows[1][2].startswith(
+        "контакт у другого менеджера: e-mail taken@lada.example уже у менеджера Zo"
+    )
 
 
 def test_accepted_plus_rejected_equals_rows_read(session, tmp_path, owner):
@@ -900,7 +910,7 @@ def test_the_command_dry_run_saves_nothing(runner, session, tmp_path, owner):
     )
     assert contact_count(session) == 0
     rejected = read_rejects(rejects, encoding="utf-8", delimiter=",")[1]
-    assert rejected[0] == "bad" and rejected[1].startswith("bad e-mail 'bad'")
+    assert rejected[0] == "bad" and rejected[1].startswith("неверный e-mail 'bad'")
 
 
 def test_the_command_refuses_an_unknown_owner_or_a_file_it_cannot_read(runner, tmp_path, owner):

@@ -60,7 +60,7 @@ def test_an_import_is_checked_then_confirmed_and_its_rejects_downloaded(
     job_url = response.headers["Location"]
     page = as_marketing.get(job_url).get_data(as_text=True)
     assert "ничего не сохранено" in page and 'class="rejected">1<' in page
-    assert "<li>bad e-mail — 1</li>" in page
+    assert "<li>неверный e-mail — 1</li>" in page
     assert _contacts(session) == before  # the dry run stored nothing
     with as_marketing.get(f"{job_url}/rejects") as rejects:
         assert rejects.headers["Content-Disposition"].startswith("attachment")
@@ -101,7 +101,7 @@ def test_a_large_import_runs_in_the_background_and_its_state_survives_a_reload(
     job_url = response.headers["Location"]
     state = _wait(as_marketing, job_url, "checked")
     assert state["check"]["rejected"] == 1 and state["check"]["accepted"] == 2
-    assert state["check"]["reasons"] == [["bad e-mail", 1]]
+    assert state["check"]["reasons"] == [["неверный e-mail", 1]]
     post(as_marketing, f"{job_url}/confirm", token_from=job_url)
     assert _wait(as_marketing, job_url, "done")["import"]["inserted"] == 2
 

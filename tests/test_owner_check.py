@@ -127,7 +127,7 @@ def test_a_company_the_importing_owner_also_holds_is_theirs(session, tmp_path):
     assert report.rejected == 1
     reason = read_rejects(report.rejects_path, encoding="utf-8", delimiter=",")[1][-1]
     assert reason.startswith(
-        "owned by someone else: company 'Тойота' belongs to Анна Смирнова, Пётр Петров"
+        "компания у другого менеджера: 'Тойота' — уже у менеджеров Анна Смирнова, Пётр Петров"
     )
 
 

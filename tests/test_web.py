@@ -55,7 +55,7 @@ def test_checking_an_unknown_company_says_it_can_be_added(book, page, live_url):
 
 def test_a_bad_email_in_the_check_box_is_a_clear_error(book, page, live_url):
     page.goto(live_url + "/check?q=" + "ivan@@x")
-    assert "bad e-mail" in page.locator(".error").inner_text()
+    assert "неверный e-mail 'ivan@@x'" in page.locator(".error").inner_text()
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (375, 740)])

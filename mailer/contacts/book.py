@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.addresses import normalise_email
+from mailer.contacts.columns import COLUMNS
 from mailer.contacts.company import company_key_pair, company_keys, split_company
 from mailer.contacts.folding import strip_invisible
 from mailer.contacts.models import ChannelKind, Contact, ContactChannel
@@ -113,7 +114,7 @@ def clean_fields(
     }
     for name, value in texts.items():
         if "\r" in value or "\n" in value:
-            raise ContactError(f"CR/LF in field {name}")
+            raise ContactError(f"перевод строки в поле «{COLUMNS[name][0]}»: уберите его из ячейки")
     name_, alias = split_company(texts["company"])
     key, alias_key = company_key_pair(texts["company"])
     try:

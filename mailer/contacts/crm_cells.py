@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from mailer.contacts.addresses import normalise_email
+from mailer.contacts.addresses import EMPTY_EMAIL, normalise_email
 from mailer.contacts.folding import fold
 from mailer.contacts.phones import normalise_phone
 from mailer.letters.greeting import greet
@@ -31,7 +31,7 @@ _SALUTATIONS = {
 
 def pick_emails(cells: list[str]) -> tuple[str, tuple[str, ...]]:
     """The contact's e-mail and its other ones, normalised, from cells in preference order."""
-    return _pick(cells, _EMAIL_SEPARATORS, normalise_email, "e-mail is empty")
+    return _pick(cells, _EMAIL_SEPARATORS, normalise_email, EMPTY_EMAIL)
 
 
 def pick_phones(cells: list[str], region: str) -> tuple[str, tuple[str, ...]]:

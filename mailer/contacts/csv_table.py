@@ -146,7 +146,10 @@ class CsvTable:
                         " (an unclosed quote?); nothing from this line on was read"
                     ) from None
                 # The row's text as its one cell: not a blank line, and rejected whole.
-                problem = f"a field is longer than {csv.field_size_limit()} characters"
+                problem = (
+                    f"слишком длинное поле: больше {csv.field_size_limit()} символов"
+                    " — сократите текст"
+                )
                 yield SourceRow(line, [raw], raw, problem)
             else:
                 raw = self._take_raw()

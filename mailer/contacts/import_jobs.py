@@ -159,7 +159,10 @@ def rejection_reasons(path: Path, *, limit: int = REASONS_SHOWN) -> list[tuple[s
     try:  # read as the importer reads it: the file is in the uploaded file's encoding
         for row in open_table(path).rows():
             if row.values:
-                kinds[_REASON_KIND.split(row.values[-1], maxsplit=1)[0].strip()] += 1
+                # A row too large to read whole (too wide, a huge cell) was rejected for
+                # that: the reader's own reason names its kind, its last cell may not.
+                reason = row.problem or row.values[-1]
+                kinds[_REASON_KIND.split(reason, maxsplit=1)[0].strip()] += 1
     except TableError:
         return []
     return kinds.most_common(limit)

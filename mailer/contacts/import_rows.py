@@ -34,6 +34,7 @@ from mailer.contacts.exporting import restore
 from mailer.contacts.folding import fold
 from mailer.contacts.table_rows import take_chunk
 from mailer.contacts.tabular import SourceRow, TableError, open_table
+from mailer.plurals import plural_ru
 from mailer.storage.pickling import pickle_as_field_tuples
 from mailer.tags.tagging import TagVocabulary, UnknownTagError, parse_tags
 
@@ -65,7 +66,9 @@ def parse_consent(value: str, source: str) -> Consent | None:
             return Consent(True, datetime(int(y), int(mo), int(d), tzinfo=UTC), source)
         except ValueError:
             pass
-    raise ValueError(f"unrecognised consent value '{value}' (да/нет or a date)")
+    raise ValueError(
+        f"непонятное согласие '{value}': напишите «да», «нет» или дату согласия (дд.мм.гггг)"
+    )
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,20 @@ class OwnerDirectory:
         if key not in self.by_key:
             key = _word_set(key)
         if key not in self.by_key:
-            raise RowRejected(f"unknown owner '{text}'")
+            raise RowRejected(
+                f"неизвестный ответственный '{text}': такого менеджера нет — впишите его"
+                " имя или e-mail, как в списке менеджеров"
+            )
         ref = self.by_key[key]
         if ref is None:
-            raise RowRejected(f"owner '{text}' is ambiguous: several managers have this name")
+            raise RowRejected(
+                f"неоднозначный ответственный '{text}': так зовут нескольких менеджеров"
+                " — впишите e-mail нужного"
+            )
         if not ref.is_active:
-            raise RowRejected(f"owner {ref.name} is not active")
+            raise RowRejected(
+                f"неактивный ответственный: {ref.name} отключён — впишите другого менеджера"
+            )
         return ref
 
 
@@ -144,7 +155,11 @@ class RowCleaner:
             raise RowRejected(source.problem)
         values = source.values
         if len(values) > self.width:
-            raise RowRejected(f"{len(values)} fields, the header has {self.width}")
+            raise RowRejected(
+                f"лишние ячейки: {plural_ru(len(values), 'ячейка', 'ячейки', 'ячеек')},"
+                f" а в заголовке {plural_ru(self.width, 'колонка', 'колонки', 'колонок')}"
+                " — проверьте разделители и кавычки в строке"
+            )
         cells = {
             name: restore(values[index]) if index < len(values) else ""
             for name, index in self.plan.single.items()
@@ -165,7 +180,12 @@ class RowCleaner:
                 phone_region=self.phone_region,
             )
             codes = parse_tags(cells.get("tags", ""), self.vocabulary)
-        except (UnknownTagError, ContactError, ValueError) as exc:
+        except UnknownTagError as exc:
+            words = ", ".join(f"'{w}'" for w in exc.words)
+            raise RowRejected(
+                f"неизвестный тег: {words} — впишите тег из справочника тегов или уберите его"
+            ) from None
+        except (ContactError, ValueError) as exc:
             raise RowRejected(str(exc)) from None
         if extra_emails or extra_phones:
             fields.extra_emails = tuple(e for e in extra_emails if e != fields.email)

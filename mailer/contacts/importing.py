@@ -275,7 +275,7 @@ class _ChunkStore:
             existing, old_email = match  # (id, owner); id 0: added earlier in this chunk
             owner_id = row.owner_id or (existing[1] if existing else None)
             if owner_id is None:
-                self._reject(row.source, "no owner: the row names none and no --owner was given")
+                self._reject(row.source, _NO_OWNER)
                 continue
             if reason := self._refusal(f, existing, owner_id, holders):
                 self._reject(row.source, reason)
@@ -312,7 +312,10 @@ class _ChunkStore:
         if existing:
             if existing[1] == owner_id:
                 return None
-            return f"owned by someone else: {self.names[existing[1]]}"
+            return (
+                f"контакт у другого менеджера: e-mail {f.email} уже у менеджера"
+                f" {self.names[existing[1]]} — попросите его передать контакт"
+            )
         refusal = check_new_contact(
             holders, f, owner_id, is_same_company_ok=self.is_same_company_ok
         )
@@ -334,9 +337,16 @@ def _match(
         return (contact_id, owner_id), ""
     other = by_email.get(f.email)
     if contact_id == 0 or (other and other[0] != contact_id):
-        return f"ID {f.source_id} is {email}, and {f.email} is another contact's"
+        return (
+            f"ID из CRM не совпадает с e-mail: ID {f.source_id} — это {email},"
+            f" а {f.email} — другой контакт; исправьте ID или e-mail в строке"
+        )
     return (contact_id, owner_id), email
 
 
+_NO_OWNER = (
+    "нет ответственного: в строке он не указан, а при импорте не задан --owner"
+    " — впишите менеджера в колонку «Ответственный» или выберите его при импорте"
+)
 # The chunk's lookup, built once; each chunk's keys are bound as one list parameter.
 _BY_EMAIL = select(Contact.id, Contact.email, Contact.owner_id).where(in_list_param(Contact.email))

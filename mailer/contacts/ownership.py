@@ -74,22 +74,32 @@ def has_channels_kept(connection: Connection) -> bool:
 class Refusal:
     """Why a new contact is refused: what matched, and every other manager who holds it."""
 
-    what: str  # "phone +79161234567", "e-mail a@b.ru" or "company 'Тойота (Toyota)'"
+    kind: str  # PHONE, EMAIL or COMPANY
+    value: str  # "+79161234567", "a@b.ru" or "Тойота (Toyota)", as the row gives it
     owner_ids: tuple[int, ...]  # the holders; for an e-mail, whoever holds it
     is_same_company_ok: bool = True  # whether "a different person of that company" overrides
     is_someone_else: bool = True  # False: an e-mail the new contact's own owner holds
 
     def reason(self, names: Mapping[int, str]) -> str:
-        """The reject reason of an import row, naming the holders."""
+        """The reject reason of an import row, in Russian: what matched, who holds it and
+        what the manager can do; its kind comes before the colon, for the import page."""
         holders = ", ".join(sorted(names[i] for i in self.owner_ids))
-        if not self.is_same_company_ok:
-            whose = (
-                "owned by someone else" if self.is_someone_else else "already in the contact book"
+        whom = f"{'менеджера' if len(self.owner_ids) == 1 else 'менеджеров'} {holders}"
+        if not self.is_someone_else:
+            return (
+                f"e-mail уже в базе: {self.value} — у другого контакта того же менеджера"
+                f" ({holders}); уберите адрес из одной из карточек"
             )
-            return f"{whose}: {self.what} belongs to {holders}"
+        if not self.is_same_company_ok:
+            return (
+                f"e-mail у другого менеджера: {self.value} — уже у {whom};"
+                " попросите передать контакт"
+            )
+        what = {PHONE: "телефон", COMPANY: "компания"}[self.kind]
+        shown = f"'{self.value}'" if self.kind == COMPANY else self.value
         return (
-            f"owned by someone else: {self.what} belongs to {holders}"
-            " (use --allow-same-company for a different person of that company)"
+            f"{what} у другого менеджера: {shown} — уже у {whom}; если это другой человек"
+            " этой компании — импортируйте с --allow-same-company"
         )
 
 
@@ -158,7 +168,8 @@ def check_new_contact(
         if kind == EMAIL and (holding := holders.by_key.get((kind, key))):
             others = holding - {owner_id}
             return Refusal(
-                f"e-mail {key}",
+                EMAIL,
+                key,
                 tuple(sorted(others or holding)),
                 is_same_company_ok=False,
                 is_someone_else=bool(others),
@@ -172,6 +183,6 @@ def check_new_contact(
         held_by = set().union(*(holders.by_key.get(key, set()) for key in group))
         if held_by and owner_id not in held_by:
             kind, key = group[0]
-            what = f"phone {key}" if kind == PHONE else f"company '{f.company}'"
-            return Refusal(what, tuple(sorted(held_by)))
+            value = key if kind == PHONE else f.company
+            return Refusal(kind, value, tuple(sorted(held_by)))
     return None

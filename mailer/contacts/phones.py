@@ -8,7 +8,8 @@ import phonenumbers
 
 
 class BadPhoneError(ValueError):
-    """A phone field that is not a phone number."""
+    """A phone field that is not a phone number; the message, in Russian, is also an
+    import row's reject reason."""
 
 
 # The common Russian forms (`8 (495) 123-45-67`, `+7 916 123 45 67`) are read here;
@@ -23,15 +24,19 @@ def normalise_phone(raw: str, region: str = "RU") -> str | None:
     if not value:
         return None
     if any(ch in value for ch in "\r\n"):
-        raise BadPhoneError("phone contains a line break")
+        raise BadPhoneError("перевод строки в телефоне: уберите его из ячейки")
     if region == "RU" and (m := _RU_NUMBER.fullmatch(value.translate(_RU_PUNCTUATION))):
         return "+7" + m[1]
     try:
         number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as exc:
-        raise BadPhoneError(f"bad phone '{value}': {exc}") from None
+    except phonenumbers.NumberParseException:
+        raise BadPhoneError(
+            f"неверный телефон '{value}': это не номер — проверьте цифры и код страны"
+        ) from None
     if not phonenumbers.is_possible_number(number):
-        raise BadPhoneError(f"bad phone '{value}': not a possible number")
+        raise BadPhoneError(
+            f"неверный телефон '{value}': столько цифр в номере не бывает — проверьте номер"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -47,11 +47,17 @@ def size_problem(values: list[str], header: list[str], width: int = 0) -> str:
     """
     fields = max(width, len(values))
     if fields > MAX_ROW_FIELDS:
-        return f"{fields} fields, at most {MAX_ROW_FIELDS}"
+        return (
+            f"слишком много ячеек: {fields}, допустимо не больше {MAX_ROW_FIELDS}"
+            " — проверьте разделители в строке"
+        )
     for index, value in enumerate(values):
         if len(value) > MAX_FIELD_CHARS:
             name = header[index] if index < len(header) and header[index] else str(index + 1)
-            return f"field '{shorten(name)}' is longer than {MAX_FIELD_CHARS} characters"
+            return (
+                f"слишком длинное поле '{shorten(name)}': больше {MAX_FIELD_CHARS} символов"
+                " — сократите текст"
+            )
     return ""
 
 

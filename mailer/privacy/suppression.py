@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 from mailer.privacy.models import ErasedAddress
 from mailer.storage.listparams import in_list_param
 
-ERASED_REASON = "erased on request: the address is on the suppression list"
+ERASED_REASON = "адрес удалён по просьбе человека: он в списке запрета, снова добавлять его нельзя"
 _ERASED = select(ErasedAddress.address_hash).where(in_list_param(ErasedAddress.address_hash))
 
 
@@ -31,4 +31,4 @@ def erased_among(connection: Connection, emails: Iterable[str]) -> set[str]:
 def refuse_erased(connection: Connection, email: str) -> None:
     """Adding a contact by hand: an erased address is refused in one line (ValueError)."""
     if erased_among(connection, [email]):
-        raise ValueError(f"{email} was erased on request and may not be added again")
+        raise ValueError(f"{ERASED_REASON} ({email})")

@@ -1,15 +1,14 @@
 """Services' one-line errors, as the pages say them: in Russian.
 
-The services' messages are English for the CLI; a page shows the Russian sentence for
-the kinds it knows, and a general one with the detail for the rest.
+Most services' messages are English for the CLI; a page shows the Russian sentence for
+the kinds it knows, and a general one with the detail for the rest. The contact fields'
+errors (e-mail, phone, line breaks) are Russian already: they are the import's reject
+reasons too, and are shown as they are.
 """
 
 from __future__ import annotations
 
 _PREFIXES = [
-    ("bad e-mail", "Неверный e-mail"),
-    ("bad phone", "Неверный телефон"),
-    ("CR/LF in field", "Перевод строки в поле"),
     ("unknown tag", "Неизвестный тег"),
     ("a note needs some text", "Напишите текст заметки"),
     ("no contact with e-mail", "Нет контакта с таким e-mail"),
