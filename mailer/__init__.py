@@ -25,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mailer.contacts import desk_views, views
     from mailer.sessions import LazyCookieSessions
     from mailer.web import init_web
+    from mailer.web.public import PublicPaths, public_app
     from tracking import desk_views as hot_views
     from tracking import views as tracking_views
     from tracking.marketing import MARKETING_BLUEPRINTS
@@ -39,6 +40,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in MARKETING_BLUEPRINTS:  # marketing's desk (issue 14)
         app.register_blueprint(blueprint)
     init_web(app)  # sign-in, CSRF and error pages over every blueprint registered above
+    # What letters link to is served by a small app of its own, before any desk hook runs.
+    public = public_app(app, tracking_views.bp)
+    app.wsgi_app = PublicPaths(public.wsgi_app, app.wsgi_app)  # type: ignore[method-assign,assignment]
     if checked.tracking.trusted_proxies:  # believe X-Forwarded-For from that many hops
         hops = checked.tracking.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -244,3 +244,16 @@ def create_app_with(app, **overrides):
 
     config = {key: app.config[key] for key in ("DATABASE_URL", "SECRET_KEY", "CLICK_JOURNAL_DIR")}
     return create_app({"TESTING": True, **config, **overrides})
+
+
+def test_the_public_paths_skip_the_desks_layers_and_answer_in_russian(app, client, sent):
+    letter, links = sent
+    response = client.get(path(app, letter.id, links["каталог"]))
+    assert response.status_code == 302
+    # No session, sign-in or remember-me layer touched the request.
+    assert "Set-Cookie" not in response.headers and "Vary" not in response.headers
+    for address in ("/c/", "/u/", path(app, letter.id, links["каталог"]) + "/x"):
+        missing = client.get(address)
+        assert missing.status_code == 404
+        assert "Эта ссылка больше не работает" in missing.get_data(as_text=True)
+    assert client.put(path(app, letter.id, links["каталог"])).status_code == 404

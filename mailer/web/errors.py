@@ -49,7 +49,7 @@ def _csrf_error(_exc: CSRFError) -> tuple[str, int]:
 
 
 # When even the page cannot be drawn (the database is down): a page with nothing to load.
-_BARE_500 = (
+BARE_500 = (
     '<!doctype html><html lang="ru"><meta charset="utf-8"><title>Ошибка</title>'
     "<h1>Что-то сломалось</h1><p>Попробуйте ещё раз через минуту.</p></html>"
 )
@@ -61,4 +61,4 @@ def _server_error(exc: Exception) -> tuple[str, int]:
         return _page(500, *_TEXTS[500])
     except Exception:  # the error page must not fail in its turn
         log.exception("the 500 page failed too")
-        return _BARE_500, 500
+        return BARE_500, 500
