@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from mailer.contacts.models import Contact, HistoryEntry, HistoryKind
 from mailer.contacts.preferred_names import preferred_name
 from mailer.db import utcnow
+from mailer.delivery.models import Letter
 from tests.desk import post, sign_in
 from tests.desk_data import two_desks
 from tracking.models import Reminder, Task, TaskOutcome, TaskStatus
@@ -113,6 +114,20 @@ def test_editing_sets_the_preferred_name_the_card_and_letters_greet_with(desks, 
     assert preferred_name(session, petr.contact.id) == "Саша"
     card = as_petr.get(f"/contacts/{petr.contact.id}").get_data(as_text=True)
     assert "Здравствуйте, Саша!" in card
+
+
+def test_a_sent_letter_in_the_history_links_to_the_letter(desks, as_petr, session):
+    contact = desks[0].contact
+    letter = session.scalars(select(Letter).where(Letter.contact_id == contact.id)).first()
+    session.add(
+        HistoryEntry(
+            contact_id=contact.id, kind=HistoryKind.SENT, body="«Подарки»", letter_id=letter.id
+        )
+    )
+    session.commit()
+    page = as_petr.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    history = page[page.index('<ol id="history"') :]
+    assert f'href="/contacts/{contact.id}/letters/{letter.id}">«Подарки»</a>' in history
 
 
 def test_a_note_goes_into_the_history_with_its_author(desks, as_petr, session):

@@ -172,6 +172,7 @@ def test_send_now_sends_the_planned_letter_at_once_and_keeps_it_in_history(
         assert feb23.status is LetterStatus.PLANNED
         [entry] = s.scalars(select(HistoryEntry).where(HistoryEntry.contact_id == contact.id))
         assert entry.kind is HistoryKind.SENT and entry.body == "«Подарки к 8 Марта»"
+        assert entry.letter_id == mar8.id  # the card's timeline links to the letter
     assert f"sent mar8 letter {mar8.id} to {contact.email}" in result.output
     again = send_now(runner, contact.email)
     assert again.exit_code == 1 and "was already sent on" in again.output

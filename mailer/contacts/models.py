@@ -134,6 +134,8 @@ class HistoryEntry(Base):
     kind: Mapped[HistoryKind] = mapped_column(str_enum(HistoryKind))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("managers.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text, default="")
+    # A sent letter's entry: which letter (no key: the entry outlives a deleted letter).
+    letter_id: Mapped[int | None]
     from_manager_id: Mapped[int | None] = mapped_column(
         ForeignKey("managers.id", ondelete="SET NULL")
     )

@@ -158,6 +158,7 @@ class Writes:
             {
                 "contact_id": letter.contact_id,
                 "kind": HistoryKind.SENT,
+                "letter_id": letter.id,
                 "author_id": composed.sender.manager_id,
                 "body": f"«{composed.letter.subject}»",
                 "created_at": self.now,
